@@ -1,0 +1,247 @@
+//! The validated plan: every setting resolved to a typed value, defaults applied.
+//!
+//! A [`Plan`] is only built by [`super::validate`], so code holding one can rely on its
+//! invariants (non-zero sizes, known labels, bounded concurrency) without re-checking.
+
+use serde::Serialize;
+
+/// The default mask channel order: the dataset authors' `R1..R10, L1..L10`.
+pub fn default_labels() -> Vec<String> {
+    ["R", "L"].iter().flat_map(|s| (1..=10).map(move |i| format!("{s}{i}"))).collect()
+}
+
+/// How image files are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputFormat {
+    /// DICOM Part 10 files.
+    Dicom,
+    /// PNG/JPEG/... through the `image` crate.
+    Png,
+    /// By file extension: `.dcm`/`.dicom`/none → DICOM, anything else → `image`.
+    Auto,
+}
+
+/// Resize geometry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeMode {
+    /// Scale each axis independently to the output size.
+    Stretch,
+    /// Keep the aspect ratio, centre, pad with 0.
+    Letterbox,
+}
+
+/// Resampling filter (mapped to `fast_image_resize` in one place: `transform::resize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Filter {
+    /// Box filter / area averaging (OpenCV INTER_AREA for downscaling).
+    Area,
+    /// Bilinear.
+    Bilinear,
+    /// Catmull-Rom bicubic.
+    Bicubic,
+    /// Lanczos, 3 lobes.
+    Lanczos3,
+    /// Nearest neighbour.
+    Nearest,
+}
+
+/// Output pixel type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DType {
+    /// 0..255.
+    Uint8,
+    /// 0..65535.
+    Uint16,
+    /// 0.0..1.0.
+    Float32,
+}
+
+impl DType {
+    /// Bytes per sample.
+    pub fn size(self) -> usize {
+        match self {
+            DType::Uint8 => 1,
+            DType::Uint16 => 2,
+            DType::Float32 => 4,
+        }
+    }
+    /// NumPy's name for the type.
+    pub fn numpy_name(self) -> &'static str {
+        match self {
+            DType::Uint8 => "uint8",
+            DType::Uint16 => "uint16",
+            DType::Float32 => "float32",
+        }
+    }
+}
+
+/// Which VOI window to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowChoice {
+    /// The file's WindowCenter/WindowWidth (value `window_index`), else min..max.
+    File,
+    /// The image's own min..max after the modality LUT.
+    MinMax,
+    /// A fixed window in modality units.
+    Fixed {
+        /// Centre.
+        center: f64,
+        /// Width.
+        width: f64,
+    },
+}
+
+/// Post-window normalisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    /// Window output 0..1 maps to the dtype's full range.
+    None,
+    /// Stretch the windowed image's own min..max to the full range.
+    MinMax,
+}
+
+/// Shard file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormat {
+    /// Parquet, tensors as `FixedSizeBinary`.
+    Parquet,
+    /// Arrow IPC file, tensors as `arrow.fixed_shape_tensor`.
+    Arrow,
+}
+
+impl OutputFormat {
+    /// File extension of shards.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Arrow => "arrow",
+        }
+    }
+}
+
+/// Shard compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "codec")]
+pub enum Compression {
+    /// zstd at a level.
+    Zstd {
+        /// 1..=22.
+        level: i32,
+    },
+    /// LZ4 (Parquet: LZ4_RAW; Arrow IPC: LZ4 frame).
+    Lz4,
+    /// Snappy (Parquet only).
+    Snappy,
+    /// Uncompressed.
+    None,
+}
+
+/// `[input]`, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputPlan {
+    /// Dataset root URL or path (not part of the canonical config).
+    #[serde(skip)]
+    pub root: String,
+    /// Decoder choice.
+    pub format: InputFormat,
+    /// Extension replacing the annotation path's one.
+    pub image_extension: Option<String>,
+    /// Folder template for image lookup by file name.
+    pub image_dir: Option<String>,
+}
+
+/// One split, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitPlan {
+    /// Output split name.
+    pub name: String,
+    /// Annotation file relative to the input root.
+    pub annotations: String,
+    /// Substitution for `{split}` in `image_dir`.
+    pub images_split: String,
+}
+
+/// `[image]`, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagePlan {
+    /// Output height.
+    pub height: u32,
+    /// Output width.
+    pub width: u32,
+    /// Geometry.
+    pub resize: ResizeMode,
+    /// Resampling filter.
+    pub filter: Filter,
+    /// Output type.
+    pub dtype: DType,
+    /// VOI window choice.
+    pub window: WindowChoice,
+    /// Index among multiple file windows.
+    pub window_index: usize,
+    /// Post-window normalisation.
+    pub normalize: Normalize,
+}
+
+/// `[output]`, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputPlan {
+    /// Output root URL or path (not part of the canonical config).
+    #[serde(skip)]
+    pub root: String,
+    /// Shard format.
+    pub format: OutputFormat,
+    /// Input positions per shard: shard `k` holds inputs `k*shard_rows .. (k+1)*shard_rows`.
+    pub shard_rows: usize,
+    /// Rows per row group / record batch.
+    pub row_group_rows: usize,
+    /// Codec.
+    pub compression: Compression,
+    /// Replace an existing complete dataset.
+    #[serde(skip)]
+    pub overwrite: bool,
+}
+
+/// `[run]`, resolved. Never part of the canonical config: it must not change output bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct RunPlan {
+    /// CPU worker threads.
+    pub workers: usize,
+    /// Images read or being processed at once.
+    pub in_flight: usize,
+    /// Concurrent storage reads.
+    pub read_concurrency: usize,
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Input side.
+    pub input: InputPlan,
+    /// Splits in processing order.
+    pub splits: Vec<SplitPlan>,
+    /// Image processing.
+    pub image: ImagePlan,
+    /// Mask channel labels, in order.
+    pub labels: Vec<String>,
+    /// Output side.
+    pub output: OutputPlan,
+    /// Concurrency.
+    #[serde(skip)]
+    pub run: RunPlan,
+}
+
+impl Plan {
+    /// The canonical configuration: every setting that can change output bytes, as compact
+    /// JSON with a fixed key order. Locations and concurrency are excluded, so a dataset's
+    /// manifest does not depend on where it was read from or how many cores ran it.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("plan serialises")
+    }
+}

@@ -1,0 +1,133 @@
+//! Rows → Arrow record batches. Tensor bytes are concatenated once into 64-byte-aligned
+//! buffers and wrapped without further copies.
+
+use super::Row;
+use crate::config::{DType, OutputFormat, Plan};
+use crate::source::image::VoiFunction;
+use arrow::array::*;
+use arrow::buffer::{Buffer, MutableBuffer};
+use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::error::ArrowError;
+use std::sync::Arc;
+
+/// Build one record batch from `rows` (in order) with the plan's schema.
+pub fn build(rows: &[Row], schema: &SchemaRef, plan: &Plan) -> Result<RecordBatch, ArrowError> {
+    let strings = |f: &dyn Fn(&Row) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let i32s = |f: &dyn Fn(&Row) -> i32| Arc::new(Int32Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let f64s = |f: &dyn Fn(&Row) -> f64| Arc::new(Float64Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let image = tensor(rows, schema, "image", |r| &r.processed.image, plan.image.dtype, plan.output.format)?;
+    let mask = tensor(rows, schema, "mask", |r| &r.processed.mask, DType::Uint8, plan.output.format)?;
+    let window = |r: &Row| r.processed.window;
+    let columns: Vec<ArrayRef> = vec![
+        strings(&|r| &r.image_id),
+        strings(&|r| &r.split),
+        strings(&|r| &r.source),
+        image,
+        mask,
+        labels_present(rows, &plan.labels),
+        ribs(rows, &plan.labels),
+        i32s(&|r| r.processed.orig_height as i32),
+        i32s(&|r| r.processed.orig_width as i32),
+        f64s(&|r| r.processed.geometry.scale_x),
+        f64s(&|r| r.processed.geometry.scale_y),
+        i32s(&|r| r.processed.geometry.pad_x as i32),
+        i32s(&|r| r.processed.geometry.pad_y as i32),
+        f64s(&|r| window(r).center),
+        f64s(&|r| window(r).width),
+        strings(&|r| window(r).source.as_str()),
+        strings(&|r| voi_name(window(r).function)),
+        strings(&|r| r.processed.photometric.as_str()),
+    ];
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+fn voi_name(f: VoiFunction) -> &'static str {
+    match f {
+        VoiFunction::Linear => "LINEAR",
+        VoiFunction::LinearExact => "LINEAR_EXACT",
+        VoiFunction::Sigmoid => "SIGMOID",
+    }
+}
+
+fn tensor(
+    rows: &[Row],
+    schema: &SchemaRef,
+    name: &str,
+    bytes: impl Fn(&Row) -> &Vec<u8>,
+    dtype: DType,
+    format: OutputFormat,
+) -> Result<ArrayRef, ArrowError> {
+    let field = schema.field_with_name(name)?;
+    let total: usize = rows.iter().map(|r| bytes(r).len()).sum();
+    let mut buf = MutableBuffer::new(total);
+    for r in rows {
+        buf.extend_from_slice(bytes(r));
+    }
+    let buf: Buffer = buf.into();
+    match (format, field.data_type()) {
+        (OutputFormat::Parquet, DataType::FixedSizeBinary(size)) => {
+            Ok(Arc::new(FixedSizeBinaryArray::try_new(*size, buf, None)?))
+        }
+        (OutputFormat::Arrow, DataType::FixedSizeList(item, n)) => {
+            let len = total / dtype.size();
+            let values: ArrayRef = match dtype {
+                DType::Uint8 => Arc::new(UInt8Array::new(buf.into(), None)),
+                DType::Uint16 => Arc::new(UInt16Array::new(arrow::buffer::ScalarBuffer::new(buf, 0, len), None)),
+                DType::Float32 => Arc::new(Float32Array::new(arrow::buffer::ScalarBuffer::new(buf, 0, len), None)),
+            };
+            Ok(Arc::new(FixedSizeListArray::try_new(item.clone(), *n, values, None)?))
+        }
+        (_, t) => Err(ArrowError::SchemaError(format!("column {name}: unexpected type {t}"))),
+    }
+}
+
+fn labels_present(rows: &[Row], labels: &[String]) -> ArrayRef {
+    let mut b = ListBuilder::new(StringBuilder::new());
+    for r in rows {
+        for (label, poly) in labels.iter().zip(&r.polygons) {
+            if poly.is_some() {
+                b.values().append_value(label);
+            }
+        }
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
+fn ribs(rows: &[Row], labels: &[String]) -> ArrayRef {
+    let fields = super::schema::rib_fields();
+    let mut list = ListBuilder::new(StructBuilder::from_fields(fields.clone(), 0)).with_field(Arc::new(Field::new(
+        "item",
+        DataType::Struct(fields),
+        true,
+    )));
+    for r in rows {
+        for ((label, poly), bbox) in labels.iter().zip(&r.polygons).zip(&r.processed.bboxes) {
+            let Some(poly) = poly else { continue };
+            let s = list.values();
+            s.field_builder::<StringBuilder>(0).expect("label builder").append_value(label);
+            let pb = s.field_builder::<ListBuilder<Box<dyn ArrayBuilder>>>(1).expect("polygon builder");
+            let xs = pb.values().as_any_mut().downcast_mut::<Float64Builder>().expect("f64 values");
+            poly.iter().for_each(|&[x, y]| {
+                xs.append_value(x);
+                xs.append_value(y);
+            });
+            pb.append(true);
+            let bb = s.field_builder::<FixedSizeListBuilder<Box<dyn ArrayBuilder>>>(2).expect("bbox builder");
+            let ints = bb.values().as_any_mut().downcast_mut::<Int32Builder>().expect("i32 values");
+            match bbox {
+                Some(v) => {
+                    ints.append_slice(v);
+                    bb.append(true);
+                }
+                None => {
+                    ints.append_nulls(4);
+                    bb.append(false);
+                }
+            }
+            s.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
+}

@@ -1,0 +1,84 @@
+//! The output schema: one row per image, tensors as raw C-order bytes.
+//!
+//! Parquet stores `image` and `mask` as `FixedSizeBinary` (arrow-rs and pyarrow write nested
+//! fixed-size lists an order of magnitude slower, for the same compressed size); their shape
+//! and dtype are in the field metadata (`cxrshard.shape`, `cxrshard.dtype`) and the manifest.
+//! Arrow IPC stores them as the canonical `arrow.fixed_shape_tensor` extension type over a
+//! `FixedSizeList`, which pyarrow reads back as a `FixedShapeTensorArray`.
+
+use crate::config::{DType, OutputFormat, Plan};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Tensor shapes of a plan: `image` is `[H, W]`, `mask` is `[C, H, W]`.
+pub fn shapes(plan: &Plan) -> (Vec<usize>, Vec<usize>) {
+    let (h, w) = (plan.image.height as usize, plan.image.width as usize);
+    (vec![h, w], vec![plan.labels.len(), h, w])
+}
+
+fn arrow_dtype(d: DType) -> DataType {
+    match d {
+        DType::Uint8 => DataType::UInt8,
+        DType::Uint16 => DataType::UInt16,
+        DType::Float32 => DataType::Float32,
+    }
+}
+
+fn tensor_field(name: &str, shape: &[usize], dtype: DType, format: OutputFormat, extra: &[(&str, String)]) -> Field {
+    let n: usize = shape.iter().product();
+    let shape_json = serde_json::to_string(shape).expect("shape serialises");
+    let mut md: HashMap<String, String> = HashMap::from([
+        ("cxrshard.shape".to_string(), shape_json.clone()),
+        ("cxrshard.dtype".to_string(), dtype.numpy_name().to_string()),
+        ("cxrshard.order".to_string(), "C, little-endian".to_string()),
+    ]);
+    md.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let data_type = match format {
+        OutputFormat::Parquet => DataType::FixedSizeBinary((n * dtype.size()) as i32),
+        OutputFormat::Arrow => {
+            md.insert("ARROW:extension:name".into(), "arrow.fixed_shape_tensor".into());
+            md.insert("ARROW:extension:metadata".into(), format!("{{\"shape\":{shape_json}}}"));
+            DataType::FixedSizeList(Arc::new(Field::new("item", arrow_dtype(dtype), true)), n as i32)
+        }
+    };
+    Field::new(name, data_type, false).with_metadata(md)
+}
+
+/// Struct fields of one `ribs` entry.
+pub fn rib_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("label", DataType::Utf8, true),
+        Field::new("polygon", DataType::List(Arc::new(Field::new("item", DataType::Float64, true))), true),
+        Field::new("bbox", DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Int32, true)), 4), true),
+    ])
+}
+
+/// The schema of every shard of a plan.
+pub fn schema(plan: &Plan) -> SchemaRef {
+    let (image_shape, mask_shape) = shapes(plan);
+    let fmt = plan.output.format;
+    let labels = serde_json::to_string(&plan.labels).expect("labels serialise");
+    let utf8 = |n: &str, null| Field::new(n, DataType::Utf8, null);
+    let list_item = |t: DataType| DataType::List(Arc::new(Field::new("item", t, true)));
+    Arc::new(Schema::new(vec![
+        utf8("image_id", false),
+        utf8("split", false),
+        utf8("source", false),
+        tensor_field("image", &image_shape, plan.image.dtype, fmt, &[]),
+        tensor_field("mask", &mask_shape, DType::Uint8, fmt, &[("cxrshard.labels", labels)]),
+        Field::new("labels_present", list_item(DataType::Utf8), false),
+        Field::new("ribs", list_item(DataType::Struct(rib_fields())), false),
+        Field::new("orig_height", DataType::Int32, false),
+        Field::new("orig_width", DataType::Int32, false),
+        Field::new("scale_x", DataType::Float64, false),
+        Field::new("scale_y", DataType::Float64, false),
+        Field::new("pad_x", DataType::Int32, false),
+        Field::new("pad_y", DataType::Int32, false),
+        Field::new("window_center", DataType::Float64, true),
+        Field::new("window_width", DataType::Float64, true),
+        utf8("window_source", false),
+        utf8("voi_function", false),
+        utf8("photometric", false),
+    ]))
+}

@@ -1,0 +1,216 @@
+//! One shard file: a synchronous Arrow/Parquet encoder inside a thin async shell.
+//!
+//! Each record batch (one row group) is encoded on a blocking thread, and the encoded bytes
+//! are streamed to storage at once, so a shard is never held whole in memory: writer memory
+//! is one row group of tensors plus one upload part ([`PART_SIZE`]). The sha256 and byte
+//! count are computed on the bytes as they stream. The object becomes visible only when
+//! [`ShardWriter::finish`] completes the upload (local disk: rename of a staging file).
+
+use super::{batch, Row};
+use crate::config::{Compression, OutputFormat, Plan};
+use crate::error::{Error, Result};
+use crate::storage::Location;
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
+use arrow::record_batch::RecordBatch;
+use object_store::buffered::BufWriter;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression as PqCompression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt;
+
+/// Upload part size: objects larger than this are written with multipart upload.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// What a finished shard looks like, as recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardInfo {
+    /// Path relative to the output root.
+    pub path: String,
+    /// Rows in the shard.
+    pub rows: usize,
+    /// File size.
+    pub bytes: u64,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+}
+
+/// A `Write` target whose bytes the async side drains after each encoder call.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuffer {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().expect("buffer lock"))
+    }
+}
+
+enum Encoder {
+    Parquet(ArrowWriter<SharedBuffer>),
+    Ipc(FileWriter<SharedBuffer>),
+}
+
+impl Encoder {
+    fn new(buf: SharedBuffer, schema: SchemaRef, plan: &Plan) -> std::result::Result<Self, String> {
+        match plan.output.format {
+            OutputFormat::Parquet => ArrowWriter::try_new(buf, schema, Some(parquet_properties(plan)))
+                .map(Encoder::Parquet)
+                .map_err(|e| e.to_string()),
+            OutputFormat::Arrow => {
+                let opts = ipc_options(plan.output.compression)?;
+                FileWriter::try_new_with_options(buf, &schema, opts).map(Encoder::Ipc).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), String> {
+        match self {
+            Encoder::Parquet(w) => w.write(batch).and_then(|_| w.flush()).map_err(|e| e.to_string()),
+            Encoder::Ipc(w) => w.write(batch).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn finish(self) -> std::result::Result<(), String> {
+        match self {
+            Encoder::Parquet(w) => w.close().map(|_| ()).map_err(|e| e.to_string()),
+            Encoder::Ipc(mut w) => w.finish().map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Parquet settings, chosen for tensors: no dictionary and no statistics on the tensor
+/// columns (useless for opaque bytes, and costly), one row group per batch.
+fn parquet_properties(plan: &Plan) -> WriterProperties {
+    let compression = match plan.output.compression {
+        Compression::Zstd { level } => PqCompression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
+        Compression::Lz4 => PqCompression::LZ4_RAW,
+        Compression::Snappy => PqCompression::SNAPPY,
+        Compression::None => PqCompression::UNCOMPRESSED,
+    };
+    let mut b = WriterProperties::builder()
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(plan.output.row_group_rows))
+        .set_created_by(format!("cxrshard {}", env!("CARGO_PKG_VERSION")));
+    for col in ["image", "mask"] {
+        let path = ColumnPath::from(col);
+        b = b
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_statistics_enabled(path, EnabledStatistics::None);
+    }
+    b.build()
+}
+
+fn ipc_options(c: Compression) -> std::result::Result<IpcWriteOptions, String> {
+    use arrow::ipc::CompressionType;
+    let o = IpcWriteOptions::default();
+    let r = match c {
+        Compression::Zstd { level } => {
+            o.try_with_compression(Some(CompressionType::ZSTD)).and_then(|o| o.try_with_compression_level(Some(level)))
+        }
+        Compression::Lz4 => o.try_with_compression(Some(CompressionType::LZ4_FRAME)),
+        Compression::None | Compression::Snappy => Ok(o),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// Streams one shard to storage.
+pub struct ShardWriter {
+    schema: SchemaRef,
+    plan: Arc<Plan>,
+    encoder: Option<Encoder>,
+    buffer: SharedBuffer,
+    upload: BufWriter,
+    hasher: Sha256,
+    bytes: u64,
+    rows: usize,
+    rel: String,
+    display: String,
+}
+
+impl ShardWriter {
+    /// Start a shard at `rel` under `out`.
+    pub fn create(out: &Location, rel: &str, schema: SchemaRef, plan: Arc<Plan>) -> Result<Self> {
+        let display = out.describe(rel);
+        let path = out.path(rel).map_err(Error::Output)?;
+        let buffer = SharedBuffer::default();
+        let encoder = Encoder::new(buffer.clone(), schema.clone(), &plan)
+            .map_err(|message| Error::Encode { location: display.clone(), message })?;
+        Ok(Self {
+            schema,
+            plan,
+            encoder: Some(encoder),
+            buffer,
+            upload: BufWriter::with_capacity(out.store(), path, PART_SIZE),
+            hasher: Sha256::new(),
+            bytes: 0,
+            rows: 0,
+            rel: rel.to_string(),
+            display,
+        })
+    }
+
+    /// Build and encode one batch (one row group) off the async workers, then stream its
+    /// bytes out.
+    pub async fn write(&mut self, rows: Vec<Row>) -> Result<()> {
+        let mut enc = self.encoder.take().ok_or_else(|| Error::Internal("shard written after finish".into()))?;
+        let n = rows.len();
+        let (schema, plan) = (self.schema.clone(), self.plan.clone());
+        let (enc, res) = tokio::task::spawn_blocking(move || {
+            let r = batch::build(&rows, &schema, &plan).map_err(|e| e.to_string()).and_then(|b| enc.write(&b));
+            (enc, r)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))?;
+        self.encoder = Some(enc);
+        res.map_err(|message| Error::Encode { location: self.display.clone(), message })?;
+        self.rows += n;
+        self.drain().await
+    }
+
+    async fn drain(&mut self) -> Result<()> {
+        let chunk = self.buffer.take();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.hasher.update(&chunk);
+        self.bytes += chunk.len() as u64;
+        let r = self.upload.write_all(&chunk).await;
+        r.map_err(|source| Error::Io { path: self.display.clone().into(), source })
+    }
+
+    /// Write the footer, complete the upload and return the shard's record.
+    pub async fn finish(mut self) -> Result<ShardInfo> {
+        let enc = self.encoder.take().ok_or_else(|| Error::Internal("shard finished twice".into()))?;
+        let res = tokio::task::spawn_blocking(move || enc.finish())
+            .await
+            .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))?;
+        res.map_err(|message| Error::Encode { location: self.display.clone(), message })?;
+        self.drain().await?;
+        self.upload.shutdown().await.map_err(|source| Error::Io { path: self.display.clone().into(), source })?;
+        Ok(ShardInfo {
+            path: self.rel,
+            rows: self.rows,
+            bytes: self.bytes,
+            sha256: hex::encode(self.hasher.finalize()),
+        })
+    }
+
+    /// Abandon the shard, cleaning up any partial upload.
+    pub async fn abort(mut self) {
+        let _ = self.upload.abort().await;
+    }
+}

@@ -1,0 +1,236 @@
+//! VinDr-RibCXR annotation files: pandas `DataFrame.to_json()` in "columns" orientation.
+//!
+//! ```json
+//! {"img": {"0": "data/train/img/VinDr_RibCXR_train_000.png", ...},
+//!  "R1":  {"0": [{"x": 812.3, "y": 640.1}, ...], "1": "None"}, ..., "L10": {...}}
+//! ```
+//! A file that is not such an object fails the whole split (with the location); a single
+//! row that is unusable becomes an [`Entry`] whose `polygons` is an [`InputError`], so it is
+//! counted and reported but never silently dropped. Rows keep the pandas index order
+//! (integer keys sorted numerically), which fixes each input's position and hence its shard.
+
+use crate::error::{Error, InputError, Result, Stage};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// A polygon in original-image pixel coordinates.
+pub type Polygon = Vec<[f64; 2]>;
+
+/// One annotation row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The pandas index key (`"0"`, `"1"`, ...).
+    pub key: String,
+    /// The `img` value, as written.
+    pub img: String,
+    /// File stem of `img`: the row's `image_id`.
+    pub image_id: String,
+    /// One slot per configured label (`None` = rib absent), or why the row is unusable.
+    pub polygons: std::result::Result<Vec<Option<Polygon>>, InputError>,
+}
+
+/// Parse an annotation file for the given label columns.
+///
+/// # Errors
+/// [`Error::Annotations`] when the text is not JSON (with line and column), is not an object
+/// of columns, lacks the `img` column or a configured label column.
+pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entry>> {
+    let fail = |message: String| Error::Annotations { path: location.to_string(), message };
+    let root: Value = serde_json::from_slice(bytes).map_err(|e| fail(format!("not valid JSON: {e}")))?;
+    let Value::Object(columns) = root else {
+        return Err(fail(format!(
+            "expected a JSON object of columns (pandas to_json \"columns\" orientation), got {}",
+            kind(&root)
+        )));
+    };
+    let img = column(&columns, "img").map_err(&fail)?;
+    let label_columns: Vec<&Map<String, Value>> =
+        labels.iter().map(|l| column(&columns, l)).collect::<std::result::Result<_, _>>().map_err(&fail)?;
+    let mut keys: Vec<&String> = img.keys().collect();
+    sort_keys(&mut keys);
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let entries = keys
+        .into_iter()
+        .map(|key| {
+            let mut entry = parse_row(key, &img[key], labels, &label_columns);
+            if entry.image_id.is_empty() {
+                return entry;
+            }
+            match seen.get(&entry.image_id) {
+                Some(first) if entry.polygons.is_ok() => {
+                    entry.polygons = Err(InputError::new(
+                        Stage::Annotation,
+                        format!("duplicate image_id {:?}: row {key} repeats row {first}", entry.image_id),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(entry.image_id.clone(), key.clone());
+                }
+            }
+            entry
+        })
+        .collect();
+    Ok(entries)
+}
+
+fn column<'a>(columns: &'a Map<String, Value>, name: &str) -> std::result::Result<&'a Map<String, Value>, String> {
+    match columns.get(name) {
+        Some(Value::Object(m)) => Ok(m),
+        Some(other) => Err(format!("column {name:?}: expected an object of rows, got {}", kind(other))),
+        None => {
+            let present: Vec<&str> = columns.keys().map(String::as_str).take(30).collect();
+            Err(format!("column {name:?} missing; columns present: {}", present.join(", ")))
+        }
+    }
+}
+
+/// Integer keys numerically (pandas' index order), then any other keys lexicographically.
+fn sort_keys(keys: &mut [&String]) {
+    keys.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        _ => a.cmp(b),
+    });
+}
+
+fn parse_row(key: &str, img: &Value, labels: &[String], cols: &[&Map<String, Value>]) -> Entry {
+    let img_str = img.as_str().unwrap_or_default().to_string();
+    let image_id = file_stem(&img_str).to_string();
+    let polygons = if img_str.is_empty() {
+        Err(InputError::new(
+            Stage::Annotation,
+            format!("row {key}: \"img\" is {}, expected a non-empty path string", kind(img)),
+        ))
+    } else {
+        labels
+            .iter()
+            .zip(cols)
+            .map(|(label, col)| match col.get(key) {
+                None => Err(InputError::new(
+                    Stage::Annotation,
+                    format!("row {key}: column {label:?} has no entry for this row"),
+                )),
+                Some(v) => {
+                    parse_polygon(v).map_err(|m| InputError::new(Stage::Annotation, format!("row {key}, {label}: {m}")))
+                }
+            })
+            .collect()
+    };
+    Entry { key: key.to_string(), img: img_str, image_id, polygons }
+}
+
+/// `"None"`/`null` → absent; a list of `{"x","y"}` objects (or `[x, y]` pairs) → polygon.
+fn parse_polygon(v: &Value) -> std::result::Result<Option<Polygon>, String> {
+    let items = match v {
+        Value::Null => return Ok(None),
+        Value::String(s) if s == "None" || s.is_empty() => return Ok(None),
+        Value::Array(items) => items,
+        other => return Err(format!("expected a list of points or \"None\", got {}", kind(other))),
+    };
+    let points = items
+        .iter()
+        .enumerate()
+        .map(|(n, p)| {
+            parse_point(p).ok_or_else(|| {
+                format!("point {n}: expected {{\"x\": number, \"y\": number}} with finite values, got {p}")
+            })
+        })
+        .collect::<std::result::Result<Polygon, String>>()?;
+    if points.len() < 3 {
+        return Err(format!("polygon has {} point(s), expected at least 3", points.len()));
+    }
+    Ok(Some(points))
+}
+
+fn parse_point(p: &Value) -> Option<[f64; 2]> {
+    let (x, y) = match p {
+        Value::Object(m) => (m.get("x")?.as_f64()?, m.get("y")?.as_f64()?),
+        Value::Array(a) if a.len() == 2 => (a[0].as_f64()?, a[1].as_f64()?),
+        _ => return None,
+    };
+    (x.is_finite() && y.is_finite()).then_some([x, y])
+}
+
+/// The last path component without its extension.
+pub fn file_stem(path: &str) -> &str {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    match name.rfind('.') {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Vec<String> {
+        vec!["R1".into(), "L1".into()]
+    }
+
+    #[test]
+    fn parses_pandas_columns_layout_in_index_order() {
+        let json = r#"{"img": {"10": "data/train/img/b.png", "2": "data/train/img/a.png"},
+            "R1": {"2": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 5, "y": 0.5}], "10": "None"},
+            "L1": {"2": "None", "10": [[0, 0], [4, 0], [4, 4]]}}"#;
+        let e = parse(json.as_bytes(), "t.json", &labels()).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].key.as_str(), e[0].image_id.as_str()), ("2", "a"));
+        assert_eq!(e[1].image_id, "b");
+        let p0 = e[0].polygons.as_ref().unwrap();
+        assert_eq!(p0[0].as_ref().unwrap()[2], [5.0, 0.5]);
+        assert!(p0[1].is_none(), "\"None\" is an absent rib");
+        let p1 = e[1].polygons.as_ref().unwrap();
+        assert!(p1[0].is_none());
+        assert_eq!(p1[1].as_ref().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn malformed_json_fails_with_location() {
+        let err = parse(b"{\"img\": {\"0\": \"a.png\",}", "bad.json", &labels()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("bad.json") && msg.contains("line 1"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_shape_fails() {
+        let msg = parse(b"[1, 2]", "x.json", &labels()).unwrap_err().to_string();
+        assert!(msg.contains("expected a JSON object of columns"), "{msg}");
+        let msg =
+            parse(br#"{"img": {"0": "a.png"}, "R1": {"0": "None"}}"#, "x.json", &labels()).unwrap_err().to_string();
+        assert!(msg.contains("column \"L1\" missing"), "{msg}");
+    }
+
+    #[test]
+    fn bad_rows_become_rejects_not_failures() {
+        let json = r#"{"img": {"0": "a.png", "1": "b.png", "2": "a.png", "3": 7},
+            "R1": {"0": [{"x": 1, "y": 2}, {"x": 3, "y": 4}], "1": "None", "2": "None", "3": "None"},
+            "L1": {"0": "None", "1": [{"x": 1, "y": null}, {"x": 3, "y": 4}, {"x": 1, "y": 1}], "2": "None", "3": "None"}}"#;
+        let e = parse(json.as_bytes(), "t.json", &labels()).unwrap();
+        let reasons: Vec<String> = e.iter().map(|x| x.polygons.as_ref().unwrap_err().reason.clone()).collect();
+        assert!(reasons[0].contains("2 point(s), expected at least 3"), "{}", reasons[0]);
+        assert!(reasons[1].contains("L1") && reasons[1].contains("point 0"), "{}", reasons[1]);
+        assert!(reasons[2].contains("duplicate image_id \"a\""), "{}", reasons[2]);
+        assert!(reasons[3].contains("\"img\" is a number"), "{}", reasons[3]);
+    }
+
+    #[test]
+    fn file_stem_handles_paths() {
+        assert_eq!(file_stem("data/train/img/VinDr_RibCXR_train_000.png"), "VinDr_RibCXR_train_000");
+        assert_eq!(file_stem("x"), "x");
+        assert_eq!(file_stem("a\\b.c.dcm"), "b.c");
+    }
+}

@@ -1,0 +1,182 @@
+//! Resizing to the output geometry with `fast_image_resize` (single-threaded per image: the
+//! pipeline already runs one image per core).
+//!
+//! `stretch` scales each axis to the output size, as the VinDr-RibCXR authors train;
+//! `letterbox` keeps the aspect ratio, centres the image and pads with 0. The returned
+//! [`Geometry`] says exactly how original pixel coordinates map to output ones
+//! (`x' = x * scale_x + pad_x`), which the mask rasteriser and the output rows use.
+//! This file is the one place where pipeline-file filter names map to library types.
+
+use crate::config::{Filter, ImagePlan, ResizeMode};
+use crate::error::{InputError, Stage};
+use crate::transform::window::Plane;
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+/// How original coordinates map into the output image.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Geometry {
+    /// Output pixels per original pixel, horizontally.
+    pub scale_x: f64,
+    /// Output pixels per original pixel, vertically.
+    pub scale_y: f64,
+    /// Columns of padding on the left (letterbox).
+    pub pad_x: u32,
+    /// Rows of padding on top (letterbox).
+    pub pad_y: u32,
+    /// Size of the resized content, before padding.
+    pub content_width: u32,
+    /// Height of the resized content, before padding.
+    pub content_height: u32,
+}
+
+/// Compute the geometry for an input of `w x h` under the plan.
+pub fn geometry(w: u32, h: u32, plan: &ImagePlan) -> Geometry {
+    let (ow, oh) = (plan.width, plan.height);
+    let (cw, ch) = match plan.resize {
+        ResizeMode::Stretch => (ow, oh),
+        ResizeMode::Letterbox => {
+            let s = (ow as f64 / w as f64).min(oh as f64 / h as f64);
+            let cw = ((w as f64 * s).round() as u32).clamp(1, ow);
+            let ch = ((h as f64 * s).round() as u32).clamp(1, oh);
+            (cw, ch)
+        }
+    };
+    Geometry {
+        scale_x: cw as f64 / w as f64,
+        scale_y: ch as f64 / h as f64,
+        pad_x: (ow - cw) / 2,
+        pad_y: (oh - ch) / 2,
+        content_width: cw,
+        content_height: ch,
+    }
+}
+
+fn algorithm(f: Filter) -> ResizeAlg {
+    match f {
+        Filter::Area => ResizeAlg::Convolution(FilterType::Box),
+        Filter::Bilinear => ResizeAlg::Convolution(FilterType::Bilinear),
+        Filter::Bicubic => ResizeAlg::Convolution(FilterType::CatmullRom),
+        Filter::Lanczos3 => ResizeAlg::Convolution(FilterType::Lanczos3),
+        Filter::Nearest => ResizeAlg::Nearest,
+    }
+}
+
+/// Resize a native-size plane to the output size; returns little-endian sample bytes of
+/// `height * width * dtype size` and the geometry applied.
+pub fn resize(plane: &Plane, w: u32, h: u32, plan: &ImagePlan) -> Result<(Vec<u8>, Geometry), InputError> {
+    let g = geometry(w, h, plan);
+    let (src_bytes, pt, sample): (&[u8], PixelType, usize) = match plane {
+        Plane::U8(v) => (v, PixelType::U8, 1),
+        Plane::U16(v) => (bytemuck::cast_slice(v), PixelType::U16, 2),
+        Plane::F32(v) => (bytemuck::cast_slice(v), PixelType::F32, 4),
+    };
+    let fail = |e: &dyn std::fmt::Display| {
+        InputError::new(Stage::Resize, format!("resizing {w}x{h} to {}x{}: {e}", g.content_width, g.content_height))
+    };
+    let src = ImageRef::new(w, h, src_bytes, pt).map_err(|e| fail(&e))?;
+    let mut content = aligned_image(g.content_width, g.content_height, pt);
+    let options = ResizeOptions::new().resize_alg(algorithm(plan.filter));
+    let mut dst =
+        Image::from_slice_u8(g.content_width, g.content_height, content.bytes_mut(), pt).map_err(|e| fail(&e))?;
+    Resizer::new().resize(&src, &mut dst, &options).map_err(|e| fail(&e))?;
+    let mut out = content.into_le_bytes();
+    if (g.content_width, g.content_height) != (plan.width, plan.height) {
+        out = pad(&out, &g, plan, sample);
+    }
+    Ok((out, g))
+}
+
+/// A sample buffer aligned for its type (fast_image_resize checks alignment).
+enum Aligned {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    F32(Vec<f32>),
+}
+
+fn aligned_image(w: u32, h: u32, pt: PixelType) -> Aligned {
+    let n = w as usize * h as usize;
+    match pt {
+        PixelType::U16 => Aligned::U16(vec![0; n]),
+        PixelType::F32 => Aligned::F32(vec![0.0; n]),
+        _ => Aligned::U8(vec![0; n]),
+    }
+}
+
+impl Aligned {
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Aligned::U8(v) => v,
+            Aligned::U16(v) => bytemuck::cast_slice_mut(v),
+            Aligned::F32(v) => bytemuck::cast_slice_mut(v),
+        }
+    }
+    fn into_le_bytes(self) -> Vec<u8> {
+        match self {
+            Aligned::U8(v) => v,
+            Aligned::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            Aligned::F32(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        }
+    }
+}
+
+/// Place the content in a zero canvas of the output size at (pad_x, pad_y).
+fn pad(content: &[u8], g: &Geometry, plan: &ImagePlan, sample: usize) -> Vec<u8> {
+    let row_out = plan.width as usize * sample;
+    let row_in = g.content_width as usize * sample;
+    let mut out = vec![0u8; plan.height as usize * row_out];
+    for (y, src_row) in content.chunks_exact(row_in).enumerate() {
+        let start = (y + g.pad_y as usize) * row_out + g.pad_x as usize * sample;
+        out[start..start + row_in].copy_from_slice(src_row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DType, Normalize, WindowChoice};
+
+    fn plan(h: u32, w: u32, resize: ResizeMode) -> ImagePlan {
+        ImagePlan {
+            height: h,
+            width: w,
+            resize,
+            filter: Filter::Area,
+            dtype: DType::Uint8,
+            window: WindowChoice::File,
+            window_index: 0,
+            normalize: Normalize::None,
+        }
+    }
+
+    #[test]
+    fn area_downscale_averages_blocks() {
+        // 4x4 → 2x2: each output pixel is the mean of a 2x2 block
+        let src: Vec<u8> = vec![0, 0, 100, 100, 0, 0, 100, 100, 200, 200, 50, 50, 200, 200, 50, 50];
+        let (out, g) = resize(&Plane::U8(src), 4, 4, &plan(2, 2, ResizeMode::Stretch)).unwrap();
+        assert_eq!(out, vec![0, 100, 200, 50]);
+        assert_eq!((g.scale_x, g.scale_y, g.pad_x, g.pad_y), (0.5, 0.5, 0, 0));
+    }
+
+    #[test]
+    fn letterbox_keeps_aspect_and_centres() {
+        let src = Plane::U16(vec![1000; 8 * 4]); // 8 wide, 4 high
+        let mut p = plan(8, 8, ResizeMode::Letterbox);
+        p.dtype = DType::Uint16;
+        let (out, g) = resize(&src, 8, 4, &p).unwrap();
+        assert_eq!((g.content_width, g.content_height, g.pad_x, g.pad_y), (8, 4, 0, 2));
+        assert_eq!(out.len(), 8 * 8 * 2);
+        let samples: Vec<u16> = out.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        assert!(samples[..16].iter().all(|&s| s == 0), "top padding");
+        assert!(samples[16..48].iter().all(|&s| s == 1000), "content");
+        assert!(samples[48..].iter().all(|&s| s == 0), "bottom padding");
+    }
+
+    #[test]
+    fn float_planes_resize() {
+        let (out, _) = resize(&Plane::F32(vec![0.25; 16]), 4, 4, &plan(3, 3, ResizeMode::Stretch)).unwrap();
+        let v: Vec<f32> = out.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        assert!(v.iter().all(|&x| (x - 0.25).abs() < 1e-6), "{v:?}");
+    }
+}

@@ -1,0 +1,229 @@
+//! The DICOM display chain (PS3.3 C.11), in the standard's order:
+//! stored value (BitsStored mask, sign extension) → modality LUT (rescale slope/intercept) →
+//! VOI window (LINEAR, LINEAR_EXACT or SIGMOID) → MONOCHROME1 inversion → optional min–max
+//! normalisation → output dtype.
+//!
+//! Every stored bit pattern maps to exactly one output value, so the whole chain is folded
+//! into a lookup table over the 2^BitsAllocated possible samples (65,536 entries at most),
+//! computed in `f64`, and the image is converted in one vectorisable pass through it. The
+//! window output is in 0..=1 (the standard's y_min..y_max); it is scaled to 0..=255 or
+//! 0..=65535 with rounding, or kept as `f32`.
+
+use crate::config::{DType, ImagePlan, Normalize, WindowChoice};
+use crate::error::{InputError, Stage};
+use crate::source::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction};
+
+/// A plane of output-typed samples.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plane {
+    /// `uint8` samples.
+    U8(Vec<u8>),
+    /// `uint16` samples.
+    U16(Vec<u16>),
+    /// `float32` samples in 0..=1.
+    F32(Vec<f32>),
+}
+
+/// Where the applied window came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowSource {
+    /// The file's WindowCenter/WindowWidth.
+    File,
+    /// The pipeline file's fixed window.
+    Fixed,
+    /// The image's own modality min..max.
+    MinMax,
+    /// The full stored range (display-ready rasters without a window).
+    FullRange,
+}
+
+impl WindowSource {
+    /// Name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowSource::File => "file",
+            WindowSource::Fixed => "fixed",
+            WindowSource::MinMax => "minmax",
+            WindowSource::FullRange => "full_range",
+        }
+    }
+}
+
+/// The window actually applied to an image (recorded per row).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AppliedWindow {
+    /// Centre in modality units.
+    pub center: f64,
+    /// Width in modality units.
+    pub width: f64,
+    /// VOI function used.
+    pub function: VoiFunction,
+    /// Where it came from.
+    pub source: WindowSource,
+}
+
+/// Stored bit pattern → stored value: keep `bits_stored` low bits, sign-extend if signed.
+pub fn stored_value(raw: u16, bits_stored: u16, signed: bool) -> i32 {
+    let bits = bits_stored.clamp(1, 16) as u32;
+    let v = (raw as u32) & ((1u32 << bits) - 1);
+    if signed && v & (1 << (bits - 1)) != 0 {
+        v as i32 - (1i32 << bits)
+    } else {
+        v as i32
+    }
+}
+
+/// The VOI function of PS3.3 C.11.2.1.2 / C.11.2.1.3 with y range 0..=1.
+pub fn voi(x: f64, center: f64, width: f64, f: VoiFunction) -> f64 {
+    match f {
+        VoiFunction::Linear => {
+            let (c, w) = (center - 0.5, width - 1.0);
+            if w <= 0.0 {
+                // width 1: a threshold at c (the formula's limit)
+                return if x <= c { 0.0 } else { 1.0 };
+            }
+            if x <= c - w / 2.0 {
+                0.0
+            } else if x > c + w / 2.0 {
+                1.0
+            } else {
+                (x - c) / w + 0.5
+            }
+        }
+        VoiFunction::LinearExact => {
+            if x <= center - width / 2.0 {
+                0.0
+            } else if x > center + width / 2.0 {
+                1.0
+            } else {
+                (x - center) / width + 0.5
+            }
+        }
+        VoiFunction::Sigmoid => 1.0 / (1.0 + (-4.0 * (x - center) / width).exp()),
+    }
+}
+
+/// Run the display chain on a decoded image, giving a native-size plane of the output dtype.
+pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindow), InputError> {
+    let modality = |raw: u16| {
+        let s = stored_value(raw, img.bits_stored, img.signed) as f64;
+        match img.rescale {
+            Some((slope, intercept)) => s * slope + intercept,
+            None => s,
+        }
+    };
+    let present = presence(&img.samples);
+    let range = || modality_range(&present, modality);
+    let window = choose_window(img, plan, range)?;
+    let mut display: Vec<f64> = (0..present.len())
+        .map(|raw| {
+            let v = voi(modality(raw as u16), window.center, window.width, window.function);
+            if img.photometric == Photometric::Monochrome1 {
+                1.0 - v
+            } else {
+                v
+            }
+        })
+        .collect();
+    if plan.normalize == Normalize::MinMax {
+        stretch(&mut display, &present);
+    }
+    Ok((convert(&img.samples, &display, plan.dtype), window))
+}
+
+fn choose_window(
+    img: &SourceImage,
+    plan: &ImagePlan,
+    range: impl Fn() -> (f64, f64),
+) -> Result<AppliedWindow, InputError> {
+    let from_range = |(lo, hi): (f64, f64), source| AppliedWindow {
+        center: (lo + hi) / 2.0,
+        width: (hi - lo).max(f64::MIN_POSITIVE),
+        function: VoiFunction::LinearExact,
+        source,
+    };
+    let w = match plan.window {
+        WindowChoice::Fixed { center, width } => {
+            AppliedWindow { center, width, function: img.voi_function, source: WindowSource::Fixed }
+        }
+        WindowChoice::MinMax => from_range(range(), WindowSource::MinMax),
+        WindowChoice::File => match img.windows.get(plan.window_index).or(img.windows.first()) {
+            Some(&(center, width)) => {
+                AppliedWindow { center, width, function: img.voi_function, source: WindowSource::File }
+            }
+            None if img.kind == SourceKind::Raster => {
+                let max = ((1u32 << img.bits_stored.clamp(1, 16)) - 1) as f64;
+                from_range((0.0, max), WindowSource::FullRange)
+            }
+            None => from_range(range(), WindowSource::MinMax),
+        },
+    };
+    if !(w.width > 0.0 && w.width.is_finite() && w.center.is_finite()) {
+        return Err(InputError::new(
+            Stage::Window,
+            format!("window center {} / width {}: expected finite values, width > 0", w.center, w.width),
+        ));
+    }
+    Ok(w)
+}
+
+/// Which bit patterns occur in the image (one flag per possible sample value).
+fn presence(samples: &Samples) -> Vec<bool> {
+    match samples {
+        Samples::U8(v) => {
+            let mut p = vec![false; 256];
+            v.iter().for_each(|&s| p[s as usize] = true);
+            p
+        }
+        Samples::U16(v) => {
+            let mut p = vec![false; 65536];
+            v.iter().for_each(|&s| p[s as usize] = true);
+            p
+        }
+    }
+}
+
+fn modality_range(present: &[bool], modality: impl Fn(u16) -> f64) -> (f64, f64) {
+    present
+        .iter()
+        .enumerate()
+        .filter(|(_, &p)| p)
+        .map(|(raw, _)| modality(raw as u16))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), m| (lo.min(m), hi.max(m)))
+}
+
+/// Stretch the display values that occur in the image to 0..=1 (constant image → 0).
+fn stretch(display: &mut [f64], present: &[bool]) {
+    let (lo, hi) = display
+        .iter()
+        .zip(present)
+        .filter(|(_, &p)| p)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (&v, _)| (lo.min(v), hi.max(v)));
+    let span = hi - lo;
+    for v in display.iter_mut() {
+        *v = if span > 0.0 { ((*v - lo) / span).clamp(0.0, 1.0) } else { 0.0 };
+    }
+}
+
+fn convert(samples: &Samples, display: &[f64], dtype: DType) -> Plane {
+    fn map<S: Copy + Into<usize>, T: Copy>(src: &[S], lut: &[T]) -> Vec<T> {
+        src.iter().map(|&s| lut[s.into()]).collect()
+    }
+    fn run<T: Copy>(samples: &Samples, lut: &[T]) -> Vec<T> {
+        match samples {
+            Samples::U8(v) => map(v, lut),
+            Samples::U16(v) => map(v, lut),
+        }
+    }
+    match dtype {
+        DType::Uint8 => Plane::U8(run(samples, &display.iter().map(|v| (v * 255.0).round() as u8).collect::<Vec<_>>())),
+        DType::Uint16 => {
+            Plane::U16(run(samples, &display.iter().map(|v| (v * 65535.0).round() as u16).collect::<Vec<_>>()))
+        }
+        DType::Float32 => Plane::F32(run(samples, &display.iter().map(|&v| v as f32).collect::<Vec<_>>())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! Known answers from DICOM PS3.3 C.11.2.1.2 (LINEAR), C.11.2.1.3 (LINEAR_EXACT, SIGMOID).
+use super::*;
+use crate::config::{Filter, ResizeMode};
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-12
+}
+
+#[test]
+fn linear_window_matches_the_standard() {
+    // c = 100, w = 21: x <= c - 0.5 - (w-1)/2 = 89.5 → y_min; x > c - 0.5 + (w-1)/2 = 109.5 → y_max
+    let f = VoiFunction::Linear;
+    assert_eq!(voi(89.5, 100.0, 21.0, f), 0.0);
+    assert!(close(voi(90.0, 100.0, 21.0, f), 0.5 / 20.0));
+    assert!(close(voi(100.0, 100.0, 21.0, f), (0.5 / 20.0) + 0.5));
+    assert!(close(voi(109.5, 100.0, 21.0, f), 1.0));
+    assert_eq!(voi(109.6, 100.0, 21.0, f), 1.0);
+    // width 1 is a threshold at c - 0.5
+    assert_eq!(voi(99.5, 100.0, 1.0, f), 0.0);
+    assert_eq!(voi(99.6, 100.0, 1.0, f), 1.0);
+}
+
+#[test]
+fn linear_exact_and_sigmoid_match_the_standard() {
+    assert_eq!(voi(90.0, 100.0, 20.0, VoiFunction::LinearExact), 0.0);
+    assert!(close(voi(100.0, 100.0, 20.0, VoiFunction::LinearExact), 0.5));
+    assert!(close(voi(105.0, 100.0, 20.0, VoiFunction::LinearExact), 0.75));
+    assert_eq!(voi(110.1, 100.0, 20.0, VoiFunction::LinearExact), 1.0);
+    assert!(close(voi(100.0, 100.0, 20.0, VoiFunction::Sigmoid), 0.5));
+    assert!(close(voi(110.0, 100.0, 20.0, VoiFunction::Sigmoid), 1.0 / (1.0 + (-2.0f64).exp())));
+}
+
+#[test]
+fn stored_values_are_masked_and_sign_extended() {
+    assert_eq!(stored_value(0xF123, 12, false), 0x123);
+    assert_eq!(stored_value(0x0FFF, 12, true), -1);
+    assert_eq!(stored_value(0x0800, 12, true), -2048);
+    assert_eq!(stored_value(0x07FF, 12, true), 2047);
+    assert_eq!(stored_value(0xFFFF, 16, true), -1);
+    assert_eq!(stored_value(0xFFFF, 16, false), 65535);
+}
+
+fn plan(window: WindowChoice, dtype: DType) -> ImagePlan {
+    ImagePlan {
+        height: 2,
+        width: 2,
+        resize: ResizeMode::Stretch,
+        filter: Filter::Area,
+        dtype,
+        window,
+        window_index: 0,
+        normalize: Normalize::None,
+    }
+}
+
+fn dicom(samples: Vec<u16>, photometric: Photometric) -> SourceImage {
+    SourceImage {
+        width: 2,
+        height: 2,
+        samples: Samples::U16(samples),
+        bits_stored: 12,
+        signed: false,
+        photometric,
+        rescale: None,
+        windows: vec![(2048.0, 4096.0), (100.0, 50.0)],
+        voi_function: VoiFunction::Linear,
+        kind: SourceKind::Dicom,
+        transfer_syntax: None,
+    }
+}
+
+#[test]
+fn file_window_then_dtype_scaling() {
+    let img = dicom(vec![0, 2048, 4095, 1000], Photometric::Monochrome2);
+    let (plane, w) = apply(&img, &plan(WindowChoice::File, DType::Uint8)).unwrap();
+    assert_eq!((w.center, w.width, w.source), (2048.0, 4096.0, WindowSource::File));
+    // LINEAR: y = (x - 2047.5) / 4095 + 0.5
+    let expect = |x: f64| (((x - 2047.5) / 4095.0 + 0.5) * 255.0).round() as u8;
+    assert_eq!(plane, Plane::U8(vec![expect(0.0), expect(2048.0), expect(4095.0), expect(1000.0)]));
+}
+
+#[test]
+fn monochrome1_is_inverted_after_the_window() {
+    let samples = vec![0, 75, 125, 4095];
+    let mut p = plan(WindowChoice::File, DType::Uint8);
+    p.window_index = 1; // c = 100, w = 50: 74.5 → 0, 124.5 → 1
+    let (m2, _) = apply(&dicom(samples.clone(), Photometric::Monochrome2), &p).unwrap();
+    let (m1, _) = apply(&dicom(samples, Photometric::Monochrome1), &p).unwrap();
+    let y75: f64 = ((75.0 - 99.5) / 49.0 + 0.5) * 255.0;
+    assert_eq!(m2, Plane::U8(vec![0, y75.round() as u8, 255, 255]));
+    assert_eq!(m1, Plane::U8(vec![255, (255.0 - y75).round() as u8, 0, 0]));
+}
+
+#[test]
+fn rescale_applies_before_the_window() {
+    let mut img = dicom(vec![0, 512, 1024, 1536], Photometric::Monochrome2);
+    img.rescale = Some((2.0, -1024.0)); // modality: -1024, 0, 1024, 2048
+    let fixed = WindowChoice::Fixed { center: 0.0, width: 2049.0 }; // -1024.5 .. 1023.5 linear
+    let (plane, _) = apply(&img, &plan(fixed, DType::Float32)).unwrap();
+    let Plane::F32(v) = plane else { panic!() };
+    // -1024 is just above the lower edge (c - 0.5 - (w-1)/2 = -1024.5)
+    assert!((v[0] as f64 - (-1023.5 / 2048.0 + 0.5)).abs() < 1e-7);
+    assert!((v[1] as f64 - (0.5 / 2048.0 + 0.5)).abs() < 1e-6);
+    assert_eq!(&v[2..], &[1.0, 1.0]);
+}
+
+#[test]
+fn no_window_falls_back_to_minmax_for_dicom_and_full_range_for_rasters() {
+    let mut img = dicom(vec![100, 200, 300, 300], Photometric::Monochrome2);
+    img.windows.clear();
+    let (plane, w) = apply(&img, &plan(WindowChoice::File, DType::Uint16)).unwrap();
+    assert_eq!(w.source, WindowSource::MinMax);
+    assert_eq!(plane, Plane::U16(vec![0, 32768, 65535, 65535]));
+    let raster = SourceImage {
+        samples: Samples::U8(vec![0, 10, 128, 255]),
+        bits_stored: 8,
+        kind: SourceKind::Raster,
+        windows: vec![],
+        ..img
+    };
+    let (plane, w) = apply(&raster, &plan(WindowChoice::File, DType::Uint8)).unwrap();
+    assert_eq!(w.source, WindowSource::FullRange);
+    assert_eq!(plane, Plane::U8(vec![0, 10, 128, 255]), "display-ready rasters pass through unchanged");
+}
+
+#[test]
+fn minmax_normalisation_stretches_the_windowed_range() {
+    let img = dicom(vec![1948, 2048, 2148, 2048], Photometric::Monochrome2);
+    let mut p = plan(WindowChoice::File, DType::Uint8);
+    p.normalize = Normalize::MinMax;
+    let (plane, _) = apply(&img, &p).unwrap();
+    assert_eq!(plane, Plane::U8(vec![0, 128, 255, 128]));
+}
+
+#[test]
+fn invalid_fixed_window_is_rejected() {
+    let img = dicom(vec![0; 4], Photometric::Monochrome2);
+    let err = apply(&img, &plan(WindowChoice::Fixed { center: f64::NAN, width: 10.0 }, DType::Uint8)).unwrap_err();
+    assert_eq!(err.stage, Stage::Window);
+}

@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests: run the real binary, temp folders, readers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The compiled `cxrshard` binary.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cxrshard"))
+}
+
+/// Path of a file in the repository.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Run a command, returning its output; panics with stdout/stderr if the exit code differs.
+pub fn run_expect(cmd: &mut Command, code: i32) -> Output {
+    let out = cmd.output().expect("spawn cxrshard");
+    let got = out.status.code().unwrap_or(-1);
+    assert_eq!(
+        got,
+        code,
+        "exit code {got}, expected {code}\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Generate a small synthetic dataset (small sides keep tests fast).
+pub fn synth(dir: &Path, n: usize, format: &str) {
+    run_expect(
+        bin()
+            .args([
+                "synth",
+                "--n",
+                &n.to_string(),
+                "--seed",
+                "7",
+                "--format",
+                format,
+                "--min-side",
+                "160",
+                "--max-side",
+                "260",
+                "--out",
+            ])
+            .arg(dir),
+        0,
+    );
+}
+
+/// Run a pipeline file with input/output and extra `--set`s.
+pub fn run_pipeline(pipeline: &str, input: &Path, output: &Path, sets: &[&str]) -> Output {
+    let mut cmd = bin();
+    cmd.arg("run").arg(repo(pipeline)).arg("--input").arg(input).arg("--output").arg(output);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    run_expect(&mut cmd, 0)
+}
+
+/// Parse a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .expect("valid JSON")
+}
+
+/// Hex sha256 of a file.
+pub fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read file")))
+}

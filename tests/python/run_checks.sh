@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Read real cxrshard outputs with the tools users have: pyarrow + NumPy, and recompute rows
+# with pydicom + OpenCV. Creates its own venv (default: target/py-venv) and data under target/.
+#   bash tests/python/run_checks.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="${CXRSHARD_VENV:-$ROOT/target/py-venv}"
+WORK="$ROOT/target/py-checks"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tests/python/requirements.txt"
+PY="$VENV/bin/python"
+
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+BIN="$ROOT/target/release/cxrshard"
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+echo "-- synthetic DICOM dataset (CXR-sized) and PNG dataset"
+"$BIN" synth --out "$WORK/dicom" --n 10 --seed 3
+"$BIN" synth --out "$WORK/png" --n 6 --seed 4 --format png --min-side 600 --max-side 900
+
+# the dataset must be readable by pydicom, as a user's archive is
+"$PY" - "$WORK/dicom" <<'PYEOF'
+import glob, sys, pydicom
+files = sorted(glob.glob(sys.argv[1] + "/data/*/img/*.dcm"))
+for f in files:
+    ds = pydicom.dcmread(f)
+    a = ds.pixel_array
+    assert a.shape == (ds.Rows, ds.Columns) and a.max() < 2 ** ds.BitsStored and a.std() > 0, f
+print(f"pydicom reads all {len(files)} synthetic DICOMs")
+PYEOF
+
+echo "-- parquet output"
+"$BIN" -q run "$ROOT/pipelines/vindr-ribcxr-dicom.toml" --input "$WORK/dicom" --output "$WORK/out-parquet" --set output.shard_rows=3
+"$PY" "$ROOT/tests/python/check_output.py" --data "$WORK/dicom" --out "$WORK/out-parquet" --recompute 4
+
+echo "-- arrow IPC output"
+"$BIN" -q run "$ROOT/pipelines/vindr-ribcxr-dicom.toml" --input "$WORK/dicom" --output "$WORK/out-arrow" --set output.format=arrow
+"$PY" "$ROOT/tests/python/check_output.py" --data "$WORK/dicom" --out "$WORK/out-arrow" --recompute 2
+
+echo "-- PNG release layout"
+"$BIN" -q run "$ROOT/pipelines/vindr-ribcxr.toml" --input "$WORK/png" --output "$WORK/out-png"
+"$PY" "$ROOT/tests/python/check_output.py" --data "$WORK/png" --out "$WORK/out-png"
+
+echo "-- the README's NumPy one-liner"
+"$PY" - "$WORK/out-parquet" <<'PYEOF'
+import json, sys
+import numpy as np, pyarrow.parquet as pq
+out = sys.argv[1]
+man = json.load(open(f"{out}/manifest.json"))
+shard = man["splits"][0]["shards"][0]["path"]
+t = pq.read_table(f"{out}/{shard}")
+C, H, W = man["mask"]["shape"]
+images = np.frombuffer(t["image"].combine_chunks().buffers()[1], np.uint8).reshape(-1, H, W)
+masks = np.frombuffer(t["mask"].combine_chunks().buffers()[1], np.uint8).reshape(-1, C, H, W)
+assert images.shape == (t.num_rows, H, W) and masks.shape == (t.num_rows, C, H, W)
+assert not images.flags.owndata, "np.frombuffer must be a view, not a copy"
+print("README one-liner:", images.shape, images.dtype, masks.shape, masks.dtype)
+PYEOF
+echo "python checks: all passed"

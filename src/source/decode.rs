@@ -22,19 +22,21 @@ fn reject(reason: impl Into<String>) -> InputError {
 }
 
 /// Decode frame 0 of a DICOM Part 10 file held in memory.
+///
+/// The header (everything before Pixel Data) is parsed by `dicom-object`. For the native
+/// little-endian transfer syntaxes the samples are then read straight from the file's
+/// bytes; every other case goes through `dicom-pixeldata`'s decoder.
 pub fn decode_dicom(bytes: &[u8]) -> Result<SourceImage, InputError> {
-    let obj = OpenFileOptions::new()
+    let head = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
+        .read_until(tags::PIXEL_DATA)
         .from_reader(bytes)
         .map_err(|e| reject(format!("not a readable DICOM Part 10 file: {e}")))?;
-    let header = Header::read(&obj)?;
-    let decoded = obj.decode_pixel_data_frame(0).map_err(|e| {
-        reject(format!(
-            "cannot decode Pixel Data (transfer syntax {}): {e}",
-            transfer_syntax_name(&header.transfer_syntax)
-        ))
-    })?;
-    let samples = samples_from_bytes(decoded.data(), &header)?;
+    let header = Header::read(&head)?;
+    let samples = match native_pixel_range(bytes, &header) {
+        Some(range) => samples_from_bytes(&bytes[range], &header)?,
+        None => decode_with_pixeldata(bytes, &header)?,
+    };
     Ok(SourceImage {
         width: header.cols,
         height: header.rows,
@@ -47,6 +49,54 @@ pub fn decode_dicom(bytes: &[u8]) -> Result<SourceImage, InputError> {
         voi_function: header.voi_function,
         kind: SourceKind::Dicom,
         transfer_syntax: Some(header.transfer_syntax),
+    })
+}
+
+/// The general path: parse the whole file and let `dicom-pixeldata` decode frame 0.
+fn decode_with_pixeldata(bytes: &[u8], header: &Header) -> Result<Samples, InputError> {
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Auto)
+        .from_reader(bytes)
+        .map_err(|e| reject(format!("not a readable DICOM Part 10 file: {e}")))?;
+    if obj.get(tags::PIXEL_DATA).is_none() {
+        return Err(reject("no Pixel Data (7FE0,0010) element"));
+    }
+    let decoded = obj.decode_pixel_data_frame(0).map_err(|e| {
+        reject(format!(
+            "cannot decode Pixel Data (transfer syntax {}): {e}",
+            transfer_syntax_name(&header.transfer_syntax)
+        ))
+    })?;
+    samples_from_bytes(decoded.data(), header)
+}
+
+const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+
+/// Where frame 0's samples are in a native little-endian file: the value of the first
+/// top-level-looking Pixel Data element header (tag, VR `OB`/`OW` for explicit VR, a defined
+/// length that fits in the file and covers one frame). `None` sends the file to the general
+/// decoder, which handles everything else.
+fn native_pixel_range(bytes: &[u8], h: &Header) -> Option<std::ops::Range<usize>> {
+    let explicit = match h.transfer_syntax.as_str() {
+        EXPLICIT_VR_LE => true,
+        IMPLICIT_VR_LE => false,
+        _ => return None,
+    };
+    let need = h.rows as usize * h.cols as usize * (h.bits_allocated as usize / 8);
+    let tag = [0xE0, 0x7F, 0x10, 0x00];
+    let u32_at = |i: usize| bytes.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    (0..bytes.len().saturating_sub(8)).filter(|&i| bytes[i..i + 4] == tag).find_map(|i| {
+        let (len, start) = if explicit {
+            let vr = &bytes[i + 4..i + 8];
+            if !(vr == b"OW\0\0" || vr == b"OB\0\0") {
+                return None;
+            }
+            (u32_at(i + 8)?, i + 12)
+        } else {
+            (u32_at(i + 4)?, i + 8)
+        };
+        (len != 0xFFFF_FFFF && len >= need && start + len <= bytes.len()).then_some(start..start + need)
     })
 }
 
@@ -74,9 +124,6 @@ impl Header {
         let bits_stored = optional_int(obj, tags::BITS_STORED).unwrap_or(bits_allocated as u32) as u16;
         let signed = optional_int(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
         let pi = string(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
-        if obj.get(tags::PIXEL_DATA).is_none() {
-            return Err(reject("no Pixel Data (7FE0,0010) element"));
-        }
         if rows == 0 || cols == 0 || rows as u64 * cols as u64 > MAX_PIXELS {
             return Err(reject(format!("image is {rows}x{cols}, expected 1..={MAX_PIXELS} pixels")));
         }

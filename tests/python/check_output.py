@@ -91,10 +91,13 @@ def reference_row(data, source, polys, size, labels):
     voi = apply_voi_lut(mod, ds).astype(np.float64)
     # pydicom's LINEAR output spans [y_min, y_max] of the stored range; map it to 0..1 the
     # way PS3.3 C.11.2.1.2 defines the window, and check that both agree.
-    wc, ww = float(np.atleast_1d(ds.WindowCenter)[0]), float(np.atleast_1d(ds.WindowWidth)[0])
-    v = np.clip((mod - (wc - 0.5)) / (ww - 1) + 0.5, 0, 1)
-    v[mod <= wc - 0.5 - (ww - 1) / 2] = 0
-    v[mod > wc - 0.5 + (ww - 1) / 2] = 1
+    if "WindowCenter" in ds:
+        wc, ww = float(np.atleast_1d(ds.WindowCenter)[0]), float(np.atleast_1d(ds.WindowWidth)[0])
+        v = np.clip((mod - (wc - 0.5)) / (ww - 1) + 0.5, 0, 1)
+        v[mod <= wc - 0.5 - (ww - 1) / 2] = 0
+        v[mod > wc - 0.5 + (ww - 1) / 2] = 1
+    else:  # no window: cxrshard's documented fallback is the image's modality min..max
+        v = (mod - mod.min()) / max(mod.max() - mod.min(), 1e-12)
     a = (voi - voi.min()) / max(voi.max() - voi.min(), 1e-12)
     vv = (v - v.min()) / max(v.max() - v.min(), 1e-12)
     check(np.abs(a - vv).max() < 1e-6, f"{source}: pydicom apply_voi_lut disagrees with PS3.3 LINEAR")

@@ -65,6 +65,18 @@ pub enum Error {
     /// The output already holds a complete dataset, or is otherwise not writable as asked.
     #[error("{0}")]
     Output(String),
+    /// More inputs were rejected than `run.max_rejects` allows; no manifest is written.
+    #[error(
+        "{rejected} inputs rejected, more than the limit of {limit} (run.max_rejects / --max-rejects) for {inputs} inputs; the reasons are in the log; no manifest was written"
+    )]
+    TooManyRejects {
+        /// Rejected so far.
+        rejected: usize,
+        /// The limit.
+        limit: usize,
+        /// Inputs listed over all splits.
+        inputs: usize,
+    },
     /// A bug in cxrshard (a worker panicked, a channel closed early). Please report it.
     #[error("internal error: {0}")]
     Internal(String),

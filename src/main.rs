@@ -1,5 +1,5 @@
-//! The `cxrshard` binary. Exit codes: 0 success (rejects, if any, are listed in the
-//! manifest), 1 the run failed, 2 invalid usage or pipeline file.
+//! The `cxrshard` binary. Exit codes: 0 success, 1 the run failed, 2 invalid usage or
+//! pipeline file, 3 the dataset is complete but some inputs were rejected (see the manifest).
 
 mod cli;
 

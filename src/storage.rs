@@ -108,6 +108,25 @@ impl Location {
         }
     }
 
+    /// Paths (relative to this location) of the objects directly inside folder `rel_dir`.
+    pub async fn list_dir(&self, rel_dir: &str) -> Result<Vec<String>> {
+        let dir = self.path(rel_dir).map_err(Error::Output)?;
+        let storage = |source| Error::Storage { location: self.describe(rel_dir), source };
+        let listing = match self.store.list_with_delimiter(Some(&dir)).await {
+            Ok(l) => l,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(storage(e)),
+        };
+        let skip = self.prefix.parts().count();
+        let mut out: Vec<String> = listing
+            .objects
+            .into_iter()
+            .map(|m| m.location.parts().skip(skip).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Where this location points, for messages and summaries.
     pub fn display(&self) -> &str {
         &self.display

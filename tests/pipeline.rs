@@ -204,7 +204,7 @@ fn missing_images_are_rejected_with_reason_and_the_run_completes() {
     std::fs::remove_file(&victim).unwrap();
     std::fs::write(data.join("data/train/img").join(victim.file_name().unwrap()).with_extension("txt"), b"x").unwrap();
     let out = tmp.path().join("out");
-    run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &out, &["image.size=[32,32]"]);
+    run_pipeline_code("pipelines/vindr-ribcxr-dicom.toml", &data, &out, &["image.size=[32,32]"], 3);
     let manifest = read_json(&out.join("manifest.json"));
     let train = &manifest["splits"][0];
     assert_eq!(train["rejected"], 1);
@@ -216,17 +216,22 @@ fn missing_images_are_rejected_with_reason_and_the_run_completes() {
 }
 
 #[test]
-fn second_run_refuses_to_overwrite_a_complete_dataset() {
+fn second_run_does_nothing_and_a_different_config_needs_overwrite() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     synth(&data, 3, "dicom");
     let out = tmp.path().join("out");
-    run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &out, &["image.size=[16,16]"]);
-    let mut cmd = bin();
-    cmd.arg("run").arg(repo("pipelines/vindr-ribcxr-dicom.toml")).arg("--input").arg(&data).arg("--output").arg(&out);
-    let o = run_expect(&mut cmd, 1);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a complete dataset"));
-    run_expect(cmd.arg("--overwrite").args(["--set", "image.size=[16,16]"]), 0);
+    let p = "pipelines/vindr-ribcxr-dicom.toml";
+    run_pipeline(p, &data, &out, &["image.size=[16,16]"]);
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    let o = run_pipeline(p, &data, &out, &["image.size=[16,16]"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
+    assert_eq!(before, std::fs::read(out.join("manifest.json")).unwrap());
+    let o = run_pipeline_code(p, &data, &out, &["image.size=[24,24]"], 1);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("different configuration") && err.contains("--overwrite"), "{err}");
+    run_expect(run_cmd(p, &data, &out, &["image.size=[24,24]"]).arg("--overwrite"), 0);
+    assert_eq!(read_json(&out.join("manifest.json"))["image"]["shape"], serde_json::json!([24, 24]));
 }
 
 #[test]

@@ -34,5 +34,5 @@ pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
         set: vec!["output.overwrite=true".into()],
     };
     let plan = config::parse(DEMO_PIPELINE, "pipelines/demo.toml (embedded)", &overrides)?;
-    super::run::execute(plan)
+    super::run::execute(plan, Default::default())
 }

@@ -13,6 +13,8 @@ use std::process::ExitCode;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: invalid usage or pipeline file.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the dataset is complete, but some inputs were rejected (listed in the manifest).
+pub const EXIT_REJECTS: u8 = 3;
 
 #[derive(Parser)]
 #[command(

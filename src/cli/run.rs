@@ -1,7 +1,7 @@
 //! `cxrshard run`: run a pipeline file, then print a summary table.
 
 use cxrshard::config::{self, Overrides, Plan};
-use cxrshard::pipeline::{self, RunOutcome};
+use cxrshard::pipeline::{self, RunOptions, RunOutcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,6 +12,10 @@ pub struct Args {
     pipeline: PathBuf,
     #[command(flatten)]
     overrides: OverrideArgs,
+    /// Keep the shards an interrupted run of the same configuration already committed
+    /// (verified by sha256) and redo the rest.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// `--input`, `--output`, `--set`, `--overwrite`.
@@ -29,6 +33,9 @@ pub struct OverrideArgs {
     /// Replace a complete dataset already at the output.
     #[arg(long)]
     overwrite: bool,
+    /// Fail when more inputs are rejected: a count (10), fraction (0.05) or percentage (5%).
+    #[arg(long, value_name = "N|FRACTION|PCT%")]
+    max_rejects: Option<String>,
 }
 
 impl OverrideArgs {
@@ -38,6 +45,9 @@ impl OverrideArgs {
         if self.overwrite {
             set.push("output.overwrite=true".into());
         }
+        if let Some(m) = self.max_rejects {
+            set.push(format!("run.max_rejects={m}"));
+        }
         Overrides { input: self.input, output: self.output, set }
     }
 }
@@ -45,14 +55,22 @@ impl OverrideArgs {
 /// Run `run`.
 pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
     let plan = config::load(&a.pipeline, &a.overrides.into_overrides())?;
-    execute(plan)
+    execute(plan, RunOptions { resume: a.resume })
 }
 
-/// Run a validated plan and print the summary.
-pub fn execute(plan: Plan) -> cxrshard::Result<ExitCode> {
-    let outcome = super::runtime()?.block_on(pipeline::run(plan))?;
-    print_summary(&outcome);
-    Ok(ExitCode::SUCCESS)
+/// Run a validated plan and print the summary. Exit code 0 when every input became a row,
+/// [`super::EXIT_REJECTS`] when the dataset is complete but some inputs were rejected.
+pub fn execute(plan: Plan, opts: RunOptions) -> cxrshard::Result<ExitCode> {
+    let outcome = super::runtime()?.block_on(pipeline::run(plan, opts))?;
+    if outcome.already_complete {
+        println!(
+            "{} already holds the complete dataset for this pipeline (same config_sha256): nothing to do. Pass --overwrite to rebuild it.",
+            outcome.output
+        );
+    } else {
+        print_summary(&outcome);
+    }
+    Ok(if outcome.rejected() > 0 { ExitCode::from(super::EXIT_REJECTS) } else { ExitCode::SUCCESS })
 }
 
 fn print_summary(o: &RunOutcome) {

@@ -361,7 +361,27 @@ fn validate_run(r: &RawRun, p: &mut Problems) -> RunPlan {
         n => n,
     };
     let read_concurrency = p.int("run.read_concurrency", r.read_concurrency, 8, 1, 1024);
-    RunPlan { workers, in_flight, read_concurrency }
+    let max_rejects = r.max_rejects.as_ref().and_then(|v| max_rejects(v, p));
+    RunPlan { workers, in_flight, read_concurrency, max_rejects }
+}
+
+fn max_rejects(v: &toml::Value, p: &mut Problems) -> Option<MaxRejects> {
+    let fraction = |f: f64| (0.0..=1.0).contains(&f).then_some(MaxRejects::Fraction(f));
+    let parsed = match v {
+        toml::Value::Integer(n) if *n >= 0 => Some(MaxRejects::Count(*n as usize)),
+        toml::Value::Float(f) => fraction(*f),
+        toml::Value::String(s) => {
+            s.trim().strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok()).and_then(|f| fraction(f / 100.0))
+        }
+        _ => None,
+    };
+    if parsed.is_none() {
+        p.push(
+            "run.max_rejects",
+            format!("got {v}, expected a count (10), a fraction (0.05) or a percentage (\"5%\")"),
+        );
+    }
+    parsed
 }
 
 #[cfg(test)]

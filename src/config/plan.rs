@@ -217,6 +217,27 @@ pub struct RunPlan {
     pub in_flight: usize,
     /// Concurrent storage reads.
     pub read_concurrency: usize,
+    /// Fail the run when more inputs than this are rejected (`None`: never).
+    pub max_rejects: Option<MaxRejects>,
+}
+
+/// A limit on rejected inputs over the whole run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxRejects {
+    /// At most this many.
+    Count(usize),
+    /// At most this fraction (0..=1) of the inputs listed.
+    Fraction(f64),
+}
+
+impl MaxRejects {
+    /// The largest number of rejects allowed among `inputs` inputs.
+    pub fn limit(self, inputs: usize) -> usize {
+        match self {
+            MaxRejects::Count(n) => n,
+            MaxRejects::Fraction(f) => (f * inputs as f64).floor() as usize,
+        }
+    }
 }
 
 /// A validated pipeline.

@@ -141,4 +141,7 @@ pub struct RawRun {
     pub in_flight: Option<i64>,
     /// Concurrent reads from storage. Default 8.
     pub read_concurrency: Option<i64>,
+    /// Fail the run when more inputs are rejected: a count (`10`), a fraction (`0.05`) or a
+    /// percentage (`"5%"`). Default: no limit.
+    pub max_rejects: Option<toml::Value>,
 }

@@ -97,3 +97,16 @@ fn canonical_config_ignores_locations_and_concurrency() {
     let c = parse(MINIMAL, "t", &Overrides { set: vec!["image.dtype=uint16".into()], ..Default::default() }).unwrap();
     assert_ne!(a.canonical_json(), c.canonical_json());
 }
+
+#[test]
+fn max_rejects_accepts_counts_fractions_and_percentages() {
+    let with =
+        |v: &str| parse(MINIMAL, "t", &Overrides { set: vec![format!("run.max_rejects={v}")], ..Default::default() });
+    assert_eq!(with("10").unwrap().run.max_rejects, Some(MaxRejects::Count(10)));
+    assert_eq!(with("0.05").unwrap().run.max_rejects, Some(MaxRejects::Fraction(0.05)));
+    assert_eq!(with("5%").unwrap().run.max_rejects, Some(MaxRejects::Fraction(0.05)));
+    assert_eq!(MaxRejects::Fraction(0.05).limit(245), 12);
+    for bad in ["-1", "1.5", "lots", "150%"] {
+        assert!(with(bad).is_err(), "{bad} should be rejected");
+    }
+}

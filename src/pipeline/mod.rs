@@ -2,9 +2,12 @@
 //! the manifest (last) and the run report.
 //!
 //! A dataset is complete exactly when `manifest.json` exists: it is deleted before a rerun
-//! overwrites anything and written only after every shard has been committed.
+//! overwrites anything and written only after every shard has been committed. Each
+//! committed shard is also recorded in a journal (`journal`), which `--resume` uses to skip
+//! shards an interrupted run already finished.
 
 pub mod cpu;
+pub mod journal;
 pub mod report;
 mod split;
 
@@ -12,10 +15,14 @@ use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::sink::manifest::{Manifest, SplitRecord, Tensor, Tool, FORMAT};
 use crate::sink::schema::shapes;
+use crate::sink::shard_count;
+use crate::source::annotations::{self, Entry};
+use crate::source::image_path;
 use crate::storage::Location;
 use report::{Progress, RunReport};
 use sha2::{Digest, Sha256};
 use split::{run_split, Ctx};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Name of the manifest at the output root.
@@ -23,80 +30,189 @@ pub const MANIFEST: &str = "manifest.json";
 /// Name of the run report at the output root.
 pub const RUN_REPORT: &str = "run_report.json";
 
+/// How a run treats work already present at the output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Reuse shards committed by an earlier, interrupted run of the same configuration
+    /// (verified against the journal's sha256) and redo the rest.
+    pub resume: bool,
+}
+
 /// What a finished run produced.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// The manifest written.
+    /// The manifest written (or found, when the output was already complete).
     pub manifest: Manifest,
     /// Timings and throughput.
     pub report: RunReport,
     /// Output root as shown to users.
     pub output: String,
+    /// The output already held a complete dataset of this configuration: nothing was done.
+    pub already_complete: bool,
+}
+
+impl RunOutcome {
+    /// Rejected inputs over all splits.
+    pub fn rejected(&self) -> usize {
+        self.manifest.splits.iter().map(|s| s.rejected).sum()
+    }
 }
 
 /// Run a validated plan to completion.
 ///
 /// # Errors
-/// Configuration, storage, encoding or internal errors. Bad inputs are not errors: they are
-/// listed in the manifest's rejects.
-pub async fn run(plan: Plan) -> Result<RunOutcome> {
+/// Configuration, storage, encoding or internal errors, and [`Error::TooManyRejects`]. Bad
+/// inputs are not errors: they are listed in the manifest's rejects.
+pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     let plan = Arc::new(plan);
+    let canonical = plan.canonical_json();
+    let config_sha256 = hex::encode(Sha256::digest(canonical.as_bytes()));
     let input = Location::open(&plan.input.root, false)?;
     let output = Location::open(&plan.output.root, true)?;
-    prepare_output(&output, plan.output.overwrite).await?;
-    let progress = Arc::new(Progress::default());
+    let annotations = load_annotations(&input, &plan).await?;
+    if let Some(existing) = check_existing(&output, &plan, &config_sha256).await? {
+        let report = Progress::default().report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
+        return Ok(RunOutcome {
+            manifest: existing,
+            report,
+            output: output.display().to_string(),
+            already_complete: true,
+        });
+    }
+    let inputs: usize = annotations.iter().map(Vec::len).sum();
+    let limit = plan.run.max_rejects.map(|m| (m.limit(inputs), inputs));
+    let progress = Arc::new(Progress::new(limit));
+    let pool = Arc::new(cpu::CpuPool::new(plan.run.workers));
     let ctx = Ctx {
         plan: plan.clone(),
-        input,
+        input: input.clone(),
         output: output.clone(),
-        pool: Arc::new(cpu::CpuPool::new(plan.run.workers)),
+        pool,
         progress: progress.clone(),
+        config_sha256,
     };
-    let ticker = tokio::spawn({
-        let progress = progress.clone();
-        async move {
-            let mut tick = tokio::time::interval(report::LOG_INTERVAL);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                progress.log_line();
-            }
-        }
-    });
-    let mut splits = Vec::new();
-    for split in &plan.splits {
-        match run_split(&ctx, split).await {
-            Ok(record) => splits.push(record),
-            Err(e) => {
-                ticker.abort();
-                return Err(e);
-            }
-        }
-    }
+    let ticker = spawn_ticker(progress.clone());
+    let result = run_splits(&ctx, &annotations, opts).await;
     ticker.abort();
-    let manifest = manifest(&plan, splits);
+    let splits = result?;
+    let unreferenced = unreferenced_images(&input, &plan, &annotations).await?;
+    tidy_data_dir(&output, &splits).await?;
+    let manifest = manifest(&plan, splits, unreferenced);
     output.put(MANIFEST, manifest.to_bytes()).await?;
     let report = progress.report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
     let mut report_bytes = serde_json::to_vec_pretty(&report).expect("report serialises");
     report_bytes.push(b'\n');
     output.put(RUN_REPORT, report_bytes).await?;
-    Ok(RunOutcome { manifest, report, output: output.display().to_string() })
+    Ok(RunOutcome { manifest, report, output: output.display().to_string(), already_complete: false })
 }
 
-async fn prepare_output(output: &Location, overwrite: bool) -> Result<()> {
-    if output.exists(MANIFEST).await? {
-        if !overwrite {
-            return Err(Error::Output(format!(
-                "{} already holds a complete dataset ({MANIFEST} present); pass --overwrite (or --set output.overwrite=true) to replace it",
-                output.display()
-            )));
+/// Parse every split's annotation file before any image is read, so a malformed file fails
+/// the run at once.
+async fn load_annotations(input: &Location, plan: &Plan) -> Result<Vec<Vec<Entry>>> {
+    let mut all = Vec::with_capacity(plan.splits.len());
+    for split in &plan.splits {
+        let bytes = input.get(&split.annotations).await?;
+        all.push(annotations::parse(&bytes, &input.describe(&split.annotations), &plan.labels)?);
+    }
+    Ok(all)
+}
+
+async fn run_splits(ctx: &Ctx, annotations: &[Vec<Entry>], opts: RunOptions) -> Result<Vec<SplitRecord>> {
+    let mut splits = Vec::new();
+    for (split, entries) in ctx.plan.splits.iter().zip(annotations) {
+        let count = shard_count(entries.len(), ctx.plan.output.shard_rows);
+        let mut done = BTreeMap::new();
+        if opts.resume {
+            for index in 0..count {
+                if let Some(r) = journal::verified(&ctx.output, &split.name, index, &ctx.config_sha256).await? {
+                    done.insert(index, r);
+                }
+            }
+            tracing::info!(split = %split.name, "resuming: {} of {count} shards already committed", done.len());
         }
+        splits.push(run_split(ctx, split, entries.clone(), done).await?);
+    }
+    Ok(splits)
+}
+
+fn spawn_ticker(progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(report::LOG_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            progress.log_line();
+        }
+    })
+}
+
+/// A complete dataset at the output: the same configuration means nothing to do (its
+/// manifest is returned); anything else needs `overwrite`, which removes the manifest first
+/// so the output never claims completeness while it is being rewritten.
+async fn check_existing(output: &Location, plan: &Plan, config_sha256: &str) -> Result<Option<Manifest>> {
+    if !output.exists(MANIFEST).await? {
+        return Ok(None);
+    }
+    if plan.output.overwrite {
         output.delete(MANIFEST).await?;
+        return Ok(None);
+    }
+    let existing: Option<Manifest> = serde_json::from_slice(&output.get(MANIFEST).await?).ok();
+    match existing {
+        Some(m) if m.config_sha256 == config_sha256 => Ok(Some(m)),
+        Some(m) => Err(Error::Output(format!(
+            "{} already holds a complete dataset made with a different configuration (config_sha256 {} there, {} now); pass --overwrite (or --set output.overwrite=true) to replace it",
+            output.display(),
+            m.config_sha256,
+            config_sha256
+        ))),
+        None => Err(Error::Output(format!(
+            "{} holds a {MANIFEST} that cxrshard cannot read; pass --overwrite to replace the dataset",
+            output.display()
+        ))),
+    }
+}
+
+/// Files next to the referenced images that no annotation row names.
+async fn unreferenced_images(input: &Location, plan: &Plan, annotations: &[Vec<Entry>]) -> Result<Vec<String>> {
+    let mut referenced = BTreeSet::new();
+    for (split, entries) in plan.splits.iter().zip(annotations) {
+        referenced.extend(entries.iter().filter_map(|e| image_path(&e.img, &plan.input, split).ok()));
+    }
+    let dirs: BTreeSet<String> =
+        referenced.iter().map(|p| p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default()).collect();
+    let mut out = Vec::new();
+    for dir in dirs.iter().filter(|d| !d.is_empty()) {
+        out.extend(input.list_dir(dir).await?.into_iter().filter(|f| !referenced.contains(f)));
+    }
+    Ok(out)
+}
+
+/// Remove leftovers in `data/` from interrupted uploads (`name#part` staging files) and
+/// shards of earlier runs that this dataset does not list. Other files are left alone.
+async fn tidy_data_dir(output: &Location, splits: &[SplitRecord]) -> Result<()> {
+    let keep: BTreeSet<&str> = splits.iter().flat_map(|s| s.shards.iter().map(|x| x.path.as_str())).collect();
+    for path in output.list_dir("data").await? {
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        let ours = name.contains('#') || is_shard_name(name);
+        if ours && !keep.contains(path.as_str()) {
+            tracing::debug!("removing stale {path}");
+            output.delete(&path).await?;
+        }
     }
     Ok(())
 }
 
-fn manifest(plan: &Plan, splits: Vec<SplitRecord>) -> Manifest {
+/// `<split>-NNNNN-of-NNNNN.<ext>`.
+fn is_shard_name(name: &str) -> bool {
+    let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
+    let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+    parts.len() == 4
+        && parts[1] == "of"
+        && [parts[0], parts[2]].iter().all(|n| n.len() == 5 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn manifest(plan: &Plan, splits: Vec<SplitRecord>, unreferenced_images: Vec<String>) -> Manifest {
     let canonical = plan.canonical_json();
     let (image_shape, mask_shape) = shapes(plan);
     let storage = match plan.output.format {
@@ -113,5 +229,19 @@ fn manifest(plan: &Plan, splits: Vec<SplitRecord>) -> Manifest {
         image: Tensor { shape: image_shape, dtype: plan.image.dtype.numpy_name().into(), storage: storage.into() },
         mask: Tensor { shape: mask_shape, dtype: "uint8".into(), storage: storage.into() },
         splits,
+        unreferenced_images,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_shard_name;
+
+    #[test]
+    fn recognises_shard_names() {
+        assert!(is_shard_name("train-00000-of-00004.parquet"));
+        assert!(is_shard_name("my-split-00001-of-00002.arrow"));
+        assert!(!is_shard_name("train-0-of-4.parquet"));
+        assert!(!is_shard_name("notes.txt"));
     }
 }

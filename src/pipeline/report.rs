@@ -24,6 +24,7 @@ struct SplitCounters {
 #[derive(Debug, Default)]
 struct State {
     splits: Vec<SplitCounters>,
+    rejected: usize,
     read_seconds: f64,
     encode_seconds: f64,
     stages: StageTimes,
@@ -34,15 +35,22 @@ struct State {
 pub struct Progress {
     started: Instant,
     state: Mutex<State>,
+    /// (max rejects allowed, inputs over all splits).
+    limit: Option<(usize, usize)>,
 }
 
 impl Default for Progress {
     fn default() -> Self {
-        Self { started: Instant::now(), state: Mutex::default() }
+        Self::new(None)
     }
 }
 
 impl Progress {
+    /// Counters with an optional reject limit `(max, inputs)`.
+    pub fn new(limit: Option<(usize, usize)>) -> Self {
+        Self { started: Instant::now(), state: Mutex::default(), limit }
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut self.state.lock().expect("progress lock"))
     }
@@ -64,14 +72,37 @@ impl Progress {
         });
     }
 
-    /// An input was rejected.
-    pub fn rejected(&self, r: &RejectRecord) {
+    /// An input was rejected; fails once the run's reject limit is exceeded.
+    pub fn rejected(&self, r: &RejectRecord) -> crate::Result<()> {
         tracing::warn!(source = %r.source, stage = %r.stage, "rejected: {}", r.reason);
-        self.with(|s| {
+        self.add(0, 1)
+    }
+
+    /// A shard was taken over from the journal (`--resume`).
+    pub fn resumed(&self, rows: usize, rejected: usize) {
+        let _ = self.add(rows, rejected);
+    }
+
+    fn add(&self, rows: usize, rejected: usize) -> crate::Result<()> {
+        let total = self.with(|s| {
             if let Some(c) = s.splits.last_mut() {
-                c.rejected += 1;
+                c.rows += rows;
+                c.rejected += rejected;
             }
+            s.rejected += rejected;
+            s.rejected
         });
+        match self.limit {
+            Some((limit, inputs)) if total > limit => {
+                Err(crate::Error::TooManyRejects { rejected: total, limit, inputs })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Rejected inputs so far over all splits.
+    pub fn total_rejected(&self) -> usize {
+        self.with(|s| s.rejected)
     }
 
     /// A row group was encoded and written.

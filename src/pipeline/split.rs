@@ -11,19 +11,21 @@
 //! end to end, so output bytes do not depend on any of these bounds.
 
 use super::cpu::CpuPool;
+use super::journal::{self, ShardRecord};
 use super::report::Progress;
 use crate::config::{Plan, SplitPlan};
 use crate::error::{Error, InputError, Result, Stage};
 use crate::sink::manifest::{RejectRecord, SplitRecord};
 use crate::sink::shard::{ShardInfo, ShardWriter};
 use crate::sink::{schema, shard_count, shard_path, Row};
-use crate::source::annotations::{self, Entry};
+use crate::source::annotations::Entry;
 use crate::source::{decoder_for, image_path};
 use crate::storage::Location;
 use crate::transform::{process, StageTimes};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use futures::{stream, StreamExt};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -43,6 +45,8 @@ pub struct Ctx {
     pub pool: Arc<CpuPool>,
     /// Counters for progress and the run report.
     pub progress: Arc<Progress>,
+    /// sha256 of the canonical configuration (journal records carry it).
+    pub config_sha256: String,
 }
 
 /// What one input position produced.
@@ -51,16 +55,23 @@ enum Outcome {
     Reject(RejectRecord),
 }
 
-/// Run one split; returns its manifest record.
-pub async fn run_split(ctx: &Ctx, split: &SplitPlan) -> Result<SplitRecord> {
-    let ann = ctx.input.get(&split.annotations).await?;
-    let entries = annotations::parse(&ann, &ctx.input.describe(&split.annotations), &ctx.plan.labels)?;
-    drop(ann);
+/// Run one split over its parsed annotation entries. Shards listed in `done` (verified
+/// journal records, from `--resume`) are not recomputed: their inputs are skipped and their
+/// records reused. Returns the split's manifest record.
+pub async fn run_split(
+    ctx: &Ctx,
+    split: &SplitPlan,
+    entries: Vec<Entry>,
+    done: BTreeMap<usize, ShardRecord>,
+) -> Result<SplitRecord> {
     let inputs = entries.len();
+    let shard_rows = ctx.plan.output.shard_rows;
     ctx.progress.start_split(&split.name, inputs);
+    let todo: Vec<(usize, Entry)> =
+        entries.into_iter().enumerate().filter(|(pos, _)| !done.contains_key(&(pos / shard_rows))).collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Outcome)>(RESULT_CHANNEL);
-    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), entries, tx));
-    let mut sink = SplitSink::new(ctx, split, inputs)?;
+    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), todo, tx));
+    let mut sink = SplitSink::new(ctx, split, inputs, done);
     let mut sink_result = Ok(());
     while let Some((pos, outcome)) = rx.recv().await {
         if let Err(e) = sink.push(pos, outcome).await {
@@ -80,14 +91,14 @@ pub async fn run_split(ctx: &Ctx, split: &SplitPlan) -> Result<SplitRecord> {
 async fn produce(
     ctx: Ctx,
     split: SplitPlan,
-    entries: Vec<Entry>,
+    entries: Vec<(usize, Entry)>,
     tx: tokio::sync::mpsc::Sender<(usize, Outcome)>,
 ) -> Result<()> {
     let run = ctx.plan.run;
     let fetch_ctx = ctx.clone();
     let split = Arc::new(split);
     let fetch_split = split.clone();
-    let mut outcomes = stream::iter(entries.into_iter().enumerate())
+    let mut outcomes = stream::iter(entries)
         .map(move |(pos, entry)| fetch(fetch_ctx.clone(), fetch_split.clone(), pos, entry))
         .buffered(run.read_concurrency)
         .map(move |fetched| work(ctx.clone(), split.clone(), fetched))
@@ -165,52 +176,68 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     Ok((pos, outcome))
 }
 
-/// Collects ordered outcomes into row groups and shards.
+/// The shard being written and what it has collected so far.
+struct OpenShard {
+    index: usize,
+    writer: ShardWriter,
+    rejects: Vec<RejectRecord>,
+    clipped_points: u64,
+}
+
+/// Collects ordered outcomes into row groups and shards; journals each committed shard.
 struct SplitSink {
     ctx: Ctx,
     split: SplitPlan,
     schema: SchemaRef,
     count: usize,
-    current: Option<(usize, ShardWriter)>,
+    /// Next shard index to finalise.
+    next: usize,
+    current: Option<OpenShard>,
     pending: Vec<Row>,
-    shards: Vec<ShardInfo>,
-    rejects: Vec<RejectRecord>,
+    done: BTreeMap<usize, ShardRecord>,
+    records: Vec<ShardRecord>,
 }
 
 impl SplitSink {
-    fn new(ctx: &Ctx, split: &SplitPlan, inputs: usize) -> Result<Self> {
-        let mut s = Self {
+    fn new(ctx: &Ctx, split: &SplitPlan, inputs: usize, done: BTreeMap<usize, ShardRecord>) -> Self {
+        Self {
             ctx: ctx.clone(),
             split: split.clone(),
             schema: schema::schema(&ctx.plan),
             count: shard_count(inputs, ctx.plan.output.shard_rows),
+            next: 0,
             current: None,
             pending: Vec::new(),
-            shards: Vec::new(),
-            rejects: Vec::new(),
-        };
-        s.current = Some((0, s.open(0)?));
-        Ok(s)
+            done,
+            records: Vec::new(),
+        }
     }
 
-    fn open(&self, index: usize) -> Result<ShardWriter> {
+    fn open(&self, index: usize) -> Result<OpenShard> {
         let rel = shard_path(&self.split.name, index, self.count, self.ctx.plan.output.format.extension());
-        ShardWriter::create(&self.ctx.output, &rel, self.schema.clone(), self.ctx.plan.clone())
+        let writer = ShardWriter::create(&self.ctx.output, &rel, self.schema.clone(), self.ctx.plan.clone())?;
+        Ok(OpenShard { index, writer, rejects: Vec::new(), clipped_points: 0 })
     }
 
     async fn push(&mut self, pos: usize, outcome: Outcome) -> Result<()> {
-        self.advance_to(pos / self.ctx.plan.output.shard_rows).await?;
+        let index = pos / self.ctx.plan.output.shard_rows;
+        self.finalise_until(index).await?;
+        if self.current.is_none() {
+            self.current = Some(self.open(index)?);
+        }
+        let shard = self.current.as_mut().expect("opened above");
         match outcome {
             Outcome::Row(row, read, times) => {
                 self.ctx.progress.row_done(read, times);
+                shard.clipped_points += row.processed.clipped_points as u64;
                 self.pending.push(*row);
                 if self.pending.len() >= self.ctx.plan.output.row_group_rows {
                     self.flush().await?;
                 }
             }
             Outcome::Reject(r) => {
-                self.ctx.progress.rejected(&r);
-                self.rejects.push(r);
+                self.ctx.progress.rejected(&r)?;
+                shard.rejects.push(r);
             }
         }
         Ok(())
@@ -222,33 +249,64 @@ impl SplitSink {
         }
         let rows = std::mem::take(&mut self.pending);
         let t0 = Instant::now();
-        let writer = &mut self.current.as_mut().ok_or_else(|| Error::Internal("no open shard".into()))?.1;
-        writer.write(rows).await?;
+        let shard = self.current.as_mut().ok_or_else(|| Error::Internal("rows without an open shard".into()))?;
+        shard.writer.write(rows).await?;
         self.ctx.progress.encoded(t0.elapsed().as_secs_f64());
         Ok(())
     }
 
-    /// Finish every shard before `index` and open shard `index` (if it exists).
-    async fn advance_to(&mut self, index: usize) -> Result<()> {
-        while self.current.as_ref().is_some_and(|(i, _)| *i < index) {
-            self.flush().await?;
-            let (i, writer) = self.current.take().expect("checked above");
-            self.shards.push(writer.finish().await?);
-            if i + 1 < self.count {
-                self.current = Some((i + 1, self.open(i + 1)?));
-            }
+    /// Finalise every shard before `index`: commit the open one, reuse journaled ones, and
+    /// write (empty) shards that received no outcome.
+    async fn finalise_until(&mut self, index: usize) -> Result<()> {
+        while self.next < index.min(self.count) {
+            let i = self.next;
+            let record = match self.done.remove(&i) {
+                Some(r) => {
+                    self.ctx.progress.resumed(r.shard.rows, r.rejects.len());
+                    r
+                }
+                None => {
+                    self.flush().await?;
+                    let shard = match self.current.take() {
+                        Some(s) if s.index == i => s,
+                        other => {
+                            self.current = other;
+                            self.open(i)?
+                        }
+                    };
+                    self.commit(shard).await?
+                }
+            };
+            self.records.push(record);
+            self.next += 1;
         }
         Ok(())
     }
 
+    async fn commit(&self, shard: OpenShard) -> Result<ShardRecord> {
+        let info = shard.writer.finish().await?;
+        let record = ShardRecord {
+            config_sha256: self.ctx.config_sha256.clone(),
+            split: self.split.name.clone(),
+            index: shard.index,
+            shard: info,
+            rejects: shard.rejects,
+            clipped_points: shard.clipped_points,
+        };
+        journal::write(&self.ctx.output, &record).await?;
+        Ok(record)
+    }
+
     async fn finish(mut self, inputs: usize) -> Result<SplitRecord> {
-        self.advance_to(self.count).await?;
-        let rows: usize = self.shards.iter().map(|s| s.rows).sum();
-        if rows + self.rejects.len() != inputs {
+        self.finalise_until(self.count).await?;
+        let shards: Vec<ShardInfo> = self.records.iter().map(|r| r.shard.clone()).collect();
+        let rejects: Vec<RejectRecord> = self.records.iter().flat_map(|r| r.rejects.clone()).collect();
+        let rows: usize = shards.iter().map(|s| s.rows).sum();
+        if rows + rejects.len() != inputs {
             return Err(Error::Internal(format!(
                 "split {}: {rows} rows + {} rejects != {inputs} inputs",
                 self.split.name,
-                self.rejects.len()
+                rejects.len()
             )));
         }
         Ok(SplitRecord {
@@ -256,16 +314,17 @@ impl SplitSink {
             annotations: self.split.annotations.clone(),
             inputs,
             rows,
-            rejected: self.rejects.len(),
-            bytes: self.shards.iter().map(|s| s.bytes).sum(),
-            shards: self.shards,
-            rejects: self.rejects,
+            rejected: rejects.len(),
+            clipped_points: self.records.iter().map(|r| r.clipped_points).sum(),
+            bytes: shards.iter().map(|s| s.bytes).sum(),
+            shards,
+            rejects,
         })
     }
 
     async fn abort(mut self) {
-        if let Some((_, w)) = self.current.take() {
-            w.abort().await;
+        if let Some(s) = self.current.take() {
+            s.writer.abort().await;
         }
     }
 }

@@ -32,6 +32,7 @@ pub fn build(rows: &[Row], schema: &SchemaRef, plan: &Plan) -> Result<RecordBatc
         f64s(&|r| r.processed.geometry.scale_y),
         i32s(&|r| r.processed.geometry.pad_x as i32),
         i32s(&|r| r.processed.geometry.pad_y as i32),
+        i32s(&|r| r.processed.clipped_points.min(i32::MAX as u32) as i32),
         f64s(&|r| window(r).center),
         f64s(&|r| window(r).width),
         strings(&|r| window(r).source.as_str()),

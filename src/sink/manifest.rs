@@ -32,6 +32,8 @@ pub struct Manifest {
     pub mask: Tensor,
     /// Splits in pipeline order.
     pub splits: Vec<SplitRecord>,
+    /// Files in the image folders that no annotation refers to (paths relative to the input root).
+    pub unreferenced_images: Vec<String>,
 }
 
 /// Tool identity.
@@ -67,6 +69,8 @@ pub struct SplitRecord {
     pub rows: usize,
     /// Inputs rejected (`inputs == rows + rejected`).
     pub rejected: usize,
+    /// Polygon vertices outside their image, clipped when filling.
+    pub clipped_points: u64,
     /// Total shard bytes.
     pub bytes: u64,
     /// Shards in order.

@@ -75,6 +75,7 @@ pub fn schema(plan: &Plan) -> SchemaRef {
         Field::new("scale_y", DataType::Float64, false),
         Field::new("pad_x", DataType::Int32, false),
         Field::new("pad_y", DataType::Int32, false),
+        Field::new("clipped_points", DataType::Int32, false),
         Field::new("window_center", DataType::Float64, true),
         Field::new("window_width", DataType::Float64, true),
         utf8("window_source", false),

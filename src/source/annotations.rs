@@ -36,7 +36,14 @@ pub struct Entry {
 /// of columns, lacks the `img` column or a configured label column.
 pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entry>> {
     let fail = |message: String| Error::Annotations { path: location.to_string(), message };
-    let root: Value = serde_json::from_slice(bytes).map_err(|e| fail(format!("not valid JSON: {e}")))?;
+    let root: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        // Python's json module writes NaN/Infinity, which JSON does not allow; read them as null so
+        // the rows holding them are rejected with a reason instead of failing the whole file.
+        Err(e) => non_finite_to_null(bytes)
+            .and_then(|fixed| serde_json::from_slice(&fixed).ok())
+            .ok_or_else(|| fail(format!("not valid JSON: {e}")))?,
+    };
     let Value::Object(columns) = root else {
         return Err(fail(format!(
             "expected a JSON object of columns (pandas to_json \"columns\" orientation), got {}",
@@ -134,7 +141,7 @@ fn parse_polygon(v: &Value) -> std::result::Result<Option<Polygon>, String> {
         .enumerate()
         .map(|(n, p)| {
             parse_point(p).ok_or_else(|| {
-                format!("point {n}: expected {{\"x\": number, \"y\": number}} with finite values, got {p}")
+                format!("point {n}: expected {{\"x\": number, \"y\": number}} with finite values, got {p} (null is how NaN/Infinity/missing values read)")
             })
         })
         .collect::<std::result::Result<Polygon, String>>()?;
@@ -151,6 +158,37 @@ fn parse_point(p: &Value) -> Option<[f64; 2]> {
         _ => return None,
     };
     (x.is_finite() && y.is_finite()).then_some([x, y])
+}
+
+/// Replace the bare tokens `NaN`, `Infinity` and `-Infinity` outside strings with `null`.
+/// Returns `None` when there are none (so the original parse error stands).
+fn non_finite_to_null(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut i, mut in_string, mut changed) = (0, false, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' && i + 1 < bytes.len() {
+                out.push(bytes[i + 1]);
+                i += 1;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if let Some(len) =
+            [&b"-Infinity"[..], b"Infinity", b"NaN"].iter().find(|t| bytes[i..].starts_with(t)).map(|t| t.len())
+        {
+            out.extend_from_slice(b"null");
+            changed = true;
+            i += len;
+            continue;
+        } else {
+            in_string = b == b'"';
+            out.push(b);
+        }
+        i += 1;
+    }
+    changed.then_some(out)
 }
 
 /// The last path component without its extension.
@@ -225,6 +263,18 @@ mod tests {
         assert!(reasons[1].contains("L1") && reasons[1].contains("point 0"), "{}", reasons[1]);
         assert!(reasons[2].contains("duplicate image_id \"a\""), "{}", reasons[2]);
         assert!(reasons[3].contains("\"img\" is a number"), "{}", reasons[3]);
+    }
+
+    #[test]
+    fn nan_and_infinity_reject_the_row_not_the_file() {
+        let json = r#"{"img": {"0": "a.png", "1": "b.png"},
+            "R1": {"0": [{"x": NaN, "y": 2}, {"x": 3, "y": 4}, {"x": 1, "y": 1}], "1": "None"},
+            "L1": {"0": "None", "1": [{"x": -Infinity, "y": 1}, {"x": 3, "y": Infinity}, {"x": 1, "y": 1}]}}"#;
+        let e = parse(json.as_bytes(), "t.json", &labels()).unwrap();
+        assert!(e[0].polygons.as_ref().unwrap_err().reason.contains("R1: point 0"));
+        assert!(e[1].polygons.as_ref().unwrap_err().reason.contains("L1: point 0"));
+        assert_eq!(non_finite_to_null(br#"{"a": "NaN", "b": NaN}"#).unwrap(), br#"{"a": "NaN", "b": null}"#.to_vec());
+        assert_eq!(non_finite_to_null(b"{\"a\": 1}"), None);
     }
 
     #[test]

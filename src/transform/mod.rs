@@ -23,7 +23,7 @@ pub struct Processed {
     /// `C x H x W` bytes, 0 or 1.
     pub mask: Vec<u8>,
     /// Per label: inclusive `[x_min, y_min, x_max, y_max]` of the mask, `None` if empty.
-    pub bboxes: Vec<Option<[i32; 4]>>,
+    pub bboxes: Vec<BBox>,
     /// Original rows.
     pub orig_height: u32,
     /// Original columns.
@@ -36,6 +36,8 @@ pub struct Processed {
     pub photometric: Photometric,
     /// Transfer syntax UID (DICOM only).
     pub transfer_syntax: Option<String>,
+    /// Polygon vertices that fell outside the output image (filled with clipping).
+    pub clipped_points: u32,
     /// Time spent in each stage (for the run report only).
     pub times: StageTimes,
 }
@@ -87,7 +89,7 @@ pub fn process(
     let (image, geometry) = resize::resize(&plane, src.width, src.height, &plan.image)?;
     drop(plane);
     times.resize = lap();
-    let (mask, bboxes) = masks(polygons, &geometry, plan.image.width, plan.image.height);
+    let (mask, bboxes, clipped_points) = masks(polygons, &geometry, plan.image.width, plan.image.height);
     times.rasterize = lap();
     Ok(Processed {
         image,
@@ -99,18 +101,21 @@ pub fn process(
         window,
         photometric: src.photometric,
         transfer_syntax: src.transfer_syntax,
+        clipped_points,
         times,
     })
 }
 
-/// Rasterise every label's polygon into its own channel of a `[C, H, W]` 0/1 tensor.
+/// Rasterise every label's polygon into its own channel of a `[C, H, W]` 0/1 tensor; also
+/// returns per-label boxes and how many vertices fell outside the image (they are clipped).
 ///
 /// Vertices map to output pixels as `rint(x * scale_x + pad_x)` (round half to even, like
 /// NumPy's `rint` in the authors' loader), then are filled with OpenCV's `fillPoly` rule.
-pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32) -> (Vec<u8>, Vec<Option<[i32; 4]>>) {
+pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32) -> (Vec<u8>, Vec<BBox>, u32) {
     let (w, h) = (width as usize, height as usize);
     let mut mask = vec![0u8; polygons.len() * w * h];
     let mut bboxes = Vec::with_capacity(polygons.len());
+    let mut clipped = 0u32;
     for (plane, poly) in mask.chunks_exact_mut(w * h).zip(polygons) {
         let Some(poly) = poly else {
             bboxes.push(None);
@@ -118,13 +123,18 @@ pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32
         };
         let pts: Vec<(i32, i32)> =
             poly.iter().map(|&[x, y]| (to_pixel(x, g.scale_x, g.pad_x), to_pixel(y, g.scale_y, g.pad_y))).collect();
+        let outside = pts.iter().filter(|&&(x, y)| x < 0 || y < 0 || x >= width as i32 || y >= height as i32);
+        clipped = clipped.saturating_add(outside.count() as u32);
         rasterize::fill_polygon(plane, w, h, &pts, 1);
         bboxes.push(
             rasterize::nonzero_bbox(plane, w, h).map(|(x0, y0, x1, y1)| [x0 as i32, y0 as i32, x1 as i32, y1 as i32]),
         );
     }
-    (mask, bboxes)
+    (mask, bboxes, clipped)
 }
+
+/// Inclusive `[x_min, y_min, x_max, y_max]` of a mask channel, `None` when empty.
+pub type BBox = Option<[i32; 4]>;
 
 fn to_pixel(v: f64, scale: f64, pad: u32) -> i32 {
     // `as` saturates, so absurd coordinates clip instead of wrapping.
@@ -142,7 +152,8 @@ mod tests {
     #[test]
     fn rectangle_fills_exact_pixel_count_and_bbox() {
         let rect = vec![[2.0, 3.0], [7.0, 3.0], [7.0, 9.0], [2.0, 9.0]];
-        let (mask, bb) = masks(&[Some(rect), None], &identity(), 16, 16);
+        let (mask, bb, clipped) = masks(&[Some(rect), None], &identity(), 16, 16);
+        assert_eq!(clipped, 0);
         assert_eq!(mask.len(), 2 * 256);
         assert_eq!(mask[..256].iter().filter(|&&v| v == 1).count(), 6 * 7);
         assert_eq!(bb[0], Some([2, 3, 7, 9]));
@@ -154,9 +165,18 @@ mod tests {
     fn overlapping_ribs_stay_overlapping() {
         let a = vec![[0.0, 0.0], [8.0, 0.0], [8.0, 8.0], [0.0, 8.0]];
         let b = vec![[4.0, 4.0], [12.0, 4.0], [12.0, 12.0], [4.0, 12.0]];
-        let (mask, _) = masks(&[Some(a), Some(b)], &identity(), 16, 16);
+        let (mask, _, _) = masks(&[Some(a), Some(b)], &identity(), 16, 16);
         let overlap = (0..256).filter(|&i| mask[i] == 1 && mask[256 + i] == 1).count();
         assert_eq!(overlap, 5 * 5);
+    }
+
+    #[test]
+    fn points_outside_the_image_are_clipped_and_counted() {
+        let poly = vec![[-5.0, 2.0], [10.0, 2.0], [10.0, 40.0], [-5.0, 40.0]];
+        let (mask, bb, clipped) = masks(&[Some(poly)], &identity(), 16, 16);
+        assert_eq!(clipped, 3);
+        assert_eq!(bb[0], Some([0, 2, 10, 15]));
+        assert_eq!(mask.iter().filter(|&&v| v == 1).count(), 11 * 14);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the real binary, temp folders, readers.
 #![allow(dead_code)]
 
+pub mod dicom;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -51,14 +53,24 @@ pub fn synth(dir: &Path, n: usize, format: &str) {
     );
 }
 
-/// Run a pipeline file with input/output and extra `--set`s.
+/// Run a pipeline file with input/output and extra `--set`s; expects exit code 0.
 pub fn run_pipeline(pipeline: &str, input: &Path, output: &Path, sets: &[&str]) -> Output {
+    run_pipeline_code(pipeline, input, output, sets, 0)
+}
+
+/// `cxrshard run` command for a pipeline file (repo-relative or absolute) with `--set`s.
+pub fn run_cmd(pipeline: &str, input: &Path, output: &Path, sets: &[&str]) -> Command {
     let mut cmd = bin();
     cmd.arg("run").arg(repo(pipeline)).arg("--input").arg(input).arg("--output").arg(output);
     for s in sets {
         cmd.args(["--set", s]);
     }
-    run_expect(&mut cmd, 0)
+    cmd
+}
+
+/// Run a pipeline and expect `code`.
+pub fn run_pipeline_code(pipeline: &str, input: &Path, output: &Path, sets: &[&str], code: i32) -> Output {
+    run_expect(&mut run_cmd(pipeline, input, output, sets), code)
 }
 
 /// Parse a JSON file.

@@ -2,6 +2,7 @@
 //! settings (a validated plan, synth options) in one step; the library does the work.
 
 mod demo;
+mod merge;
 mod run;
 mod synth;
 
@@ -43,6 +44,11 @@ enum Command {
         after_help = "Examples:\n  cxrshard run pipelines/vindr-ribcxr-dicom.toml --input /data/ribcxr --output /data/shards\n  cxrshard run pipelines/demo.toml --set image.size=[256,256] --set output.format=arrow"
     )]
     Run(run::Args),
+    /// Check that every partition of an array job finished, then write the dataset's manifest.
+    #[command(
+        after_help = "Example (after `cxrshard run p.toml --partition I/3` for I = 0, 1, 2):\n  cxrshard merge /data/shards"
+    )]
+    Merge(merge::Args),
     /// Generate a synthetic dataset (if absent) and run the demo pipeline on it.
     #[command(after_help = "Example:\n  cxrshard demo --workdir /tmp/cxrshard-demo")]
     Demo(demo::Args),
@@ -56,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Synth(a) => synth::run(a),
         Command::Run(a) => run::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Merge(a) => merge::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,9 @@
 //! `cxrshard run`: run a pipeline file, then print a summary table.
 
 use cxrshard::config::{self, Overrides, Plan};
+use cxrshard::pipeline::partition::Partition;
 use cxrshard::pipeline::{self, RunOptions, RunOutcome};
+use cxrshard::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,6 +18,14 @@ pub struct Args {
     /// (verified by sha256) and redo the rest.
     #[arg(long)]
     resume: bool,
+    /// Run as worker I of N of an array job (0-based): build only this worker's shards, then
+    /// `cxrshard merge OUTPUT` once all N are done.
+    #[arg(long, value_name = "I/N", conflicts_with = "partitions")]
+    partition: Option<String>,
+    /// Run as one of N workers, taking the index from JOB_COMPLETION_INDEX (Kubernetes),
+    /// AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "N")]
+    partitions: Option<usize>,
 }
 
 /// `--input`, `--output`, `--set`, `--overwrite`.
@@ -54,14 +64,33 @@ impl OverrideArgs {
 
 /// Run `run`.
 pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
+    let partition = match (&a.partition, a.partitions) {
+        (Some(p), _) => Some(Partition::parse(p)),
+        (None, Some(n)) => Some(Partition::from_env(n)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|p| Error::Config { origin: "command line".into(), problems: vec![p] })?;
     let plan = config::load(&a.pipeline, &a.overrides.into_overrides())?;
-    execute(plan, RunOptions { resume: a.resume })
+    execute(plan, RunOptions { resume: a.resume, partition })
 }
 
 /// Run a validated plan and print the summary. Exit code 0 when every input became a row,
 /// [`super::EXIT_REJECTS`] when the dataset is complete but some inputs were rejected.
 pub fn execute(plan: Plan, opts: RunOptions) -> cxrshard::Result<ExitCode> {
     let outcome = super::runtime()?.block_on(pipeline::run(plan, opts))?;
+    if let Some(p) = &outcome.partition {
+        print_summary(&outcome);
+        println!(
+            "partition {}/{}: {} shard(s) committed; when every partition is done: cxrshard merge {}",
+            p.partition.index,
+            p.partition.count,
+            p.committed.len(),
+            outcome.output
+        );
+        // Rejects are reported by `merge`; a finished worker exits 0 so schedulers do not retry it.
+        return Ok(ExitCode::SUCCESS);
+    }
     if outcome.already_complete {
         println!(
             "{} already holds the complete dataset for this pipeline (same config_sha256): nothing to do. Pass --overwrite to rebuild it.",

@@ -7,7 +7,7 @@
 //! rejects, clipped points), so a resumed run writes the same manifest as an uninterrupted one.
 
 use crate::error::{Error, Result};
-use crate::sink::manifest::RejectRecord;
+use crate::sink::manifest::{RejectRecord, SplitRecord};
 use crate::sink::shard::ShardInfo;
 use crate::storage::Location;
 use serde::{Deserialize, Serialize};
@@ -69,4 +69,31 @@ pub async fn verified(out: &Location, split: &str, index: usize, config_sha256: 
         tracing::warn!("shard {} does not match its journal record; rebuilding it", record.shard.path);
     }
     Ok(ok.then_some(record))
+}
+
+/// Assemble a split's manifest record from the records of all its shards, in order.
+///
+/// # Errors
+/// [`Error::Internal`] when the records do not account for every input.
+pub fn split_record(name: &str, annotations: &str, inputs: usize, records: &[ShardRecord]) -> Result<SplitRecord> {
+    let shards: Vec<ShardInfo> = records.iter().map(|r| r.shard.clone()).collect();
+    let rejects: Vec<RejectRecord> = records.iter().flat_map(|r| r.rejects.clone()).collect();
+    let rows: usize = shards.iter().map(|s| s.rows).sum();
+    if rows + rejects.len() != inputs {
+        return Err(Error::Internal(format!(
+            "split {name}: {rows} rows + {} rejects != {inputs} inputs",
+            rejects.len()
+        )));
+    }
+    Ok(SplitRecord {
+        name: name.to_string(),
+        annotations: annotations.to_string(),
+        inputs,
+        rows,
+        rejected: rejects.len(),
+        clipped_points: records.iter().map(|r| r.clipped_points).sum(),
+        bytes: shards.iter().map(|s| s.bytes).sum(),
+        shards,
+        rejects,
+    })
 }

@@ -8,6 +8,7 @@
 
 pub mod cpu;
 pub mod journal;
+pub mod partition;
 pub mod report;
 mod split;
 
@@ -19,9 +20,11 @@ use crate::sink::shard_count;
 use crate::source::annotations::{self, Entry};
 use crate::source::image_path;
 use crate::storage::Location;
+use journal::ShardRecord;
+use partition::{Partition, PartitionRecord, PartitionSplit};
 use report::{Progress, RunReport};
 use sha2::{Digest, Sha256};
-use split::{run_split, Ctx};
+use split::{run_split, Ctx, ShardPlan};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -36,6 +39,8 @@ pub struct RunOptions {
     /// Reuse shards committed by an earlier, interrupted run of the same configuration
     /// (verified against the journal's sha256) and redo the rest.
     pub resume: bool,
+    /// Build only this partition's shards and leave the manifest to `merge`.
+    pub partition: Option<Partition>,
 }
 
 /// What a finished run produced.
@@ -49,6 +54,8 @@ pub struct RunOutcome {
     pub output: String,
     /// The output already held a complete dataset of this configuration: nothing was done.
     pub already_complete: bool,
+    /// Set for a partition run: its record (the manifest is then only a summary of its part).
+    pub partition: Option<PartitionRecord>,
 }
 
 impl RunOutcome {
@@ -77,6 +84,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
             report,
             output: output.display().to_string(),
             already_complete: true,
+            partition: None,
         });
     }
     let inputs: usize = annotations.iter().map(Vec::len).sum();
@@ -94,16 +102,98 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     let ticker = spawn_ticker(progress.clone());
     let result = run_splits(&ctx, &annotations, opts).await;
     ticker.abort();
-    let splits = result?;
+    let records = result?;
     let unreferenced = unreferenced_images(&input, &plan, &annotations).await?;
-    tidy_data_dir(&output, &splits).await?;
-    let manifest = manifest(&plan, splits, unreferenced);
-    output.put(MANIFEST, manifest.to_bytes()).await?;
     let report = progress.report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
-    let mut report_bytes = serde_json::to_vec_pretty(&report).expect("report serialises");
-    report_bytes.push(b'\n');
-    output.put(RUN_REPORT, report_bytes).await?;
-    Ok(RunOutcome { manifest, report, output: output.display().to_string(), already_complete: false })
+    let header = manifest(&plan, Vec::new(), unreferenced);
+    let shown = output.display().to_string();
+    if let Some(p) = opts.partition {
+        let record = partition_record(&plan, p, header, &annotations, &records);
+        let summary = partition_summary(&record, &annotations, &records);
+        write_report(&output, &format!("_cxrshard/reports/part-{:05}-of-{:05}.json", p.index, p.count), &report)
+            .await?;
+        partition::write(&output, &record).await?;
+        return Ok(RunOutcome {
+            manifest: summary,
+            report,
+            output: shown,
+            already_complete: false,
+            partition: Some(record),
+        });
+    }
+    let mut splits = Vec::new();
+    for ((split, entries), recs) in plan.splits.iter().zip(&annotations).zip(&records) {
+        splits.push(journal::split_record(&split.name, &split.annotations, entries.len(), recs)?);
+    }
+    let manifest = Manifest { splits, ..header };
+    tidy_data_dir(&output, &manifest.splits).await?;
+    output.put(MANIFEST, manifest.to_bytes()).await?;
+    write_report(&output, RUN_REPORT, &report).await?;
+    Ok(RunOutcome { manifest, report, output: shown, already_complete: false, partition: None })
+}
+
+/// Assemble the dataset written by the partitions of an array job: verify, then write the
+/// manifest (see [`partition::merge`]). Returns the manifest; a complete dataset is left as is.
+pub async fn merge(root: &str) -> Result<Manifest> {
+    let output = Location::open(root, false)?;
+    let manifest = partition::merge(&output).await?;
+    tidy_data_dir(&output, &manifest.splits).await?;
+    output.put(MANIFEST, manifest.to_bytes()).await?;
+    Ok(manifest)
+}
+
+async fn write_report(output: &Location, rel: &str, report: &RunReport) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(report).expect("report serialises");
+    bytes.push(b'\n');
+    output.put(rel, bytes).await
+}
+
+fn partition_record(
+    plan: &Plan,
+    p: Partition,
+    header: Manifest,
+    annotations: &[Vec<Entry>],
+    records: &[Vec<ShardRecord>],
+) -> PartitionRecord {
+    let splits = plan
+        .splits
+        .iter()
+        .zip(annotations)
+        .map(|(s, e)| PartitionSplit {
+            name: s.name.clone(),
+            annotations: s.annotations.clone(),
+            inputs: e.len(),
+            shards: shard_count(e.len(), plan.output.shard_rows),
+        })
+        .collect();
+    let committed = records.iter().flatten().map(|r| (r.split.clone(), r.index)).collect();
+    PartitionRecord { partition: p, header, splits, committed }
+}
+
+/// A manifest-shaped summary of what one partition wrote (for printing only).
+fn partition_summary(r: &PartitionRecord, annotations: &[Vec<Entry>], records: &[Vec<ShardRecord>]) -> Manifest {
+    let splits = r
+        .splits
+        .iter()
+        .zip(annotations)
+        .zip(records)
+        .map(|((s, _), recs)| {
+            let rows: usize = recs.iter().map(|x| x.shard.rows).sum();
+            let rejected: usize = recs.iter().map(|x| x.rejects.len()).sum();
+            SplitRecord {
+                name: s.name.clone(),
+                annotations: s.annotations.clone(),
+                inputs: rows + rejected,
+                rows,
+                rejected,
+                clipped_points: recs.iter().map(|x| x.clipped_points).sum(),
+                bytes: recs.iter().map(|x| x.shard.bytes).sum(),
+                shards: recs.iter().map(|x| x.shard.clone()).collect(),
+                rejects: recs.iter().flat_map(|x| x.rejects.clone()).collect(),
+            }
+        })
+        .collect();
+    Manifest { splits, ..r.header.clone() }
 }
 
 /// Parse every split's annotation file before any image is read, so a malformed file fails
@@ -117,22 +207,26 @@ async fn load_annotations(input: &Location, plan: &Plan) -> Result<Vec<Vec<Entry
     Ok(all)
 }
 
-async fn run_splits(ctx: &Ctx, annotations: &[Vec<Entry>], opts: RunOptions) -> Result<Vec<SplitRecord>> {
-    let mut splits = Vec::new();
+async fn run_splits(ctx: &Ctx, annotations: &[Vec<Entry>], opts: RunOptions) -> Result<Vec<Vec<ShardRecord>>> {
+    let mut out = Vec::new();
+    let mut first_global = 0;
     for (split, entries) in ctx.plan.splits.iter().zip(annotations) {
         let count = shard_count(entries.len(), ctx.plan.output.shard_rows);
+        let owned: BTreeSet<usize> =
+            (0..count).filter(|i| opts.partition.is_none_or(|p| p.owns(first_global + i))).collect();
+        first_global += count;
         let mut done = BTreeMap::new();
         if opts.resume {
-            for index in 0..count {
+            for &index in &owned {
                 if let Some(r) = journal::verified(&ctx.output, &split.name, index, &ctx.config_sha256).await? {
                     done.insert(index, r);
                 }
             }
-            tracing::info!(split = %split.name, "resuming: {} of {count} shards already committed", done.len());
+            tracing::info!(split = %split.name, "resuming: {} of {} shards already committed", done.len(), owned.len());
         }
-        splits.push(run_split(ctx, split, entries.clone(), done).await?);
+        out.push(run_split(ctx, split, entries.clone(), ShardPlan { owned, done }).await?);
     }
-    Ok(splits)
+    Ok(out)
 }
 
 fn spawn_ticker(progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {

@@ -15,8 +15,8 @@ use super::journal::{self, ShardRecord};
 use super::report::Progress;
 use crate::config::{Plan, SplitPlan};
 use crate::error::{Error, InputError, Result, Stage};
-use crate::sink::manifest::{RejectRecord, SplitRecord};
-use crate::sink::shard::{ShardInfo, ShardWriter};
+use crate::sink::manifest::RejectRecord;
+use crate::sink::shard::ShardWriter;
 use crate::sink::{schema, shard_count, shard_path, Row};
 use crate::source::annotations::Entry;
 use crate::source::{decoder_for, image_path};
@@ -25,7 +25,7 @@ use crate::transform::{process, StageTimes};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use futures::{stream, StreamExt};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -55,23 +55,35 @@ enum Outcome {
     Reject(RejectRecord),
 }
 
-/// Run one split over its parsed annotation entries. Shards listed in `done` (verified
-/// journal records, from `--resume`) are not recomputed: their inputs are skipped and their
-/// records reused. Returns the split's manifest record.
+/// Which shards of a split this run builds, and which it can take from the journal.
+pub struct ShardPlan {
+    /// Shard indices this process owns (all of them, unless partitioned).
+    pub owned: BTreeSet<usize>,
+    /// Verified journal records of owned shards already committed (`--resume`).
+    pub done: BTreeMap<usize, ShardRecord>,
+}
+
+/// Run one split over its parsed annotation entries, building the owned shards. Shards in
+/// `done` are not recomputed: their inputs are skipped and their records reused. Returns the
+/// records of all owned shards, in order.
 pub async fn run_split(
     ctx: &Ctx,
     split: &SplitPlan,
     entries: Vec<Entry>,
-    done: BTreeMap<usize, ShardRecord>,
-) -> Result<SplitRecord> {
+    shards: ShardPlan,
+) -> Result<Vec<ShardRecord>> {
     let inputs = entries.len();
     let shard_rows = ctx.plan.output.shard_rows;
-    ctx.progress.start_split(&split.name, inputs);
-    let todo: Vec<(usize, Entry)> =
-        entries.into_iter().enumerate().filter(|(pos, _)| !done.contains_key(&(pos / shard_rows))).collect();
+    let owned_inputs = entries.iter().enumerate().filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows))).count();
+    ctx.progress.start_split(&split.name, owned_inputs);
+    let todo: Vec<(usize, Entry)> = entries
+        .into_iter()
+        .enumerate()
+        .filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows)) && !shards.done.contains_key(&(pos / shard_rows)))
+        .collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Outcome)>(RESULT_CHANNEL);
     let producer = tokio::spawn(produce(ctx.clone(), split.clone(), todo, tx));
-    let mut sink = SplitSink::new(ctx, split, inputs, done);
+    let mut sink = SplitSink::new(ctx, split, inputs, shards);
     let mut sink_result = Ok(());
     while let Some((pos, outcome)) = rx.recv().await {
         if let Err(e) = sink.push(pos, outcome).await {
@@ -85,7 +97,7 @@ pub async fn run_split(
         sink.abort().await;
         return Err(e);
     }
-    sink.finish(inputs).await
+    sink.finish().await
 }
 
 async fn produce(
@@ -194,12 +206,12 @@ struct SplitSink {
     next: usize,
     current: Option<OpenShard>,
     pending: Vec<Row>,
-    done: BTreeMap<usize, ShardRecord>,
+    shards: ShardPlan,
     records: Vec<ShardRecord>,
 }
 
 impl SplitSink {
-    fn new(ctx: &Ctx, split: &SplitPlan, inputs: usize, done: BTreeMap<usize, ShardRecord>) -> Self {
+    fn new(ctx: &Ctx, split: &SplitPlan, inputs: usize, shards: ShardPlan) -> Self {
         Self {
             ctx: ctx.clone(),
             split: split.clone(),
@@ -208,7 +220,7 @@ impl SplitSink {
             next: 0,
             current: None,
             pending: Vec::new(),
-            done,
+            shards,
             records: Vec::new(),
         }
     }
@@ -255,12 +267,16 @@ impl SplitSink {
         Ok(())
     }
 
-    /// Finalise every shard before `index`: commit the open one, reuse journaled ones, and
-    /// write (empty) shards that received no outcome.
+    /// Finalise every owned shard before `index`: commit the open one, reuse journaled ones,
+    /// and write (empty) shards that received no outcome.
     async fn finalise_until(&mut self, index: usize) -> Result<()> {
         while self.next < index.min(self.count) {
             let i = self.next;
-            let record = match self.done.remove(&i) {
+            if !self.shards.owned.contains(&i) {
+                self.next += 1;
+                continue;
+            }
+            let record = match self.shards.done.remove(&i) {
                 Some(r) => {
                     self.ctx.progress.resumed(r.shard.rows, r.rejects.len());
                     r
@@ -297,29 +313,9 @@ impl SplitSink {
         Ok(record)
     }
 
-    async fn finish(mut self, inputs: usize) -> Result<SplitRecord> {
+    async fn finish(mut self) -> Result<Vec<ShardRecord>> {
         self.finalise_until(self.count).await?;
-        let shards: Vec<ShardInfo> = self.records.iter().map(|r| r.shard.clone()).collect();
-        let rejects: Vec<RejectRecord> = self.records.iter().flat_map(|r| r.rejects.clone()).collect();
-        let rows: usize = shards.iter().map(|s| s.rows).sum();
-        if rows + rejects.len() != inputs {
-            return Err(Error::Internal(format!(
-                "split {}: {rows} rows + {} rejects != {inputs} inputs",
-                self.split.name,
-                rejects.len()
-            )));
-        }
-        Ok(SplitRecord {
-            name: self.split.name.clone(),
-            annotations: self.split.annotations.clone(),
-            inputs,
-            rows,
-            rejected: rejects.len(),
-            clipped_points: self.records.iter().map(|r| r.clipped_points).sum(),
-            bytes: shards.iter().map(|s| s.bytes).sum(),
-            shards,
-            rejects,
-        })
+        Ok(self.records)
     }
 
     async fn abort(mut self) {

@@ -58,4 +58,6 @@ assert images.shape == (t.num_rows, H, W) and masks.shape == (t.num_rows, C, H, 
 assert not images.flags.owndata, "np.frombuffer must be a view, not a copy"
 print("README one-liner:", images.shape, images.dtype, masks.shape, masks.dtype)
 PYEOF
+echo "-- deployment files (Kubernetes Indexed Job, merge Job)"
+"$PY" "$ROOT/tests/python/check_deploy.py"
 echo "python checks: all passed"

@@ -94,7 +94,7 @@ impl Encoder {
 
 /// Parquet settings, chosen for tensors: no dictionary and no statistics on the tensor
 /// columns (useless for opaque bytes, and costly), one row group per batch.
-fn parquet_properties(plan: &Plan) -> WriterProperties {
+pub fn parquet_properties(plan: &Plan) -> WriterProperties {
     let compression = match plan.output.compression {
         Compression::Zstd { level } => PqCompression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
         Compression::Lz4 => PqCompression::LZ4_RAW,

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: cxrshard vs the Python reference pipeline (pydicom + OpenCV + pyarrow,
+# multiprocessing) on the same synthetic dataset, same machine, same number of workers, in one run.
+#
+#   bash bench/compare.sh [--n 200] [--workers 2] [--runs 3] [--shared ../shared/bench]
+#
+# Uses the reference's own set-up script (venv, dataset generator) from the shared bench folder,
+# which is not part of this repository. Prints images/s for both, the ratio and peak RSS, and
+# writes the raw figures to target/bench/compare.json.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="$ROOT/../shared/bench"
+N=200
+WORKERS=$(nproc)
+RUNS=3
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --n) N="$2"; shift 2 ;;
+    --workers) WORKERS="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --shared) SHARED="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+[[ -f "$SHARED/run_baseline.sh" ]] || { echo "reference pipeline not found in $SHARED" >&2; exit 2; }
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT"
+VENV="$HOME/.cache/cxr-bench/venv"
+DATA="$HOME/.cache/cxr-bench/data/n${N}-s0-explicit"
+
+echo "== reference set-up (venv, dataset) and one warm-up run"
+bash "$SHARED/run_baseline.sh" --n "$N" --workers "$WORKERS" --data "$DATA" --out "$OUT/py-out" | tail -3
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+BIN="$ROOT/target/release/cxrshard"
+cat "$DATA"/data/*/img/*.dcm > /dev/null   # warm page cache for both
+
+measure() {  # name, command... → "seconds maxrss_kb"
+  local log; log="$(mktemp)"
+  /usr/bin/time -f "%e %M" -o "$log" "${@:2}" > /dev/null 2>&1
+  cat "$log"; rm -f "$log"
+}
+
+results=()
+for r in $(seq 1 "$RUNS"); do
+  rm -rf "$OUT/py-out" "$OUT/rs-out"
+  py=$(measure python "$VENV/bin/python" "$SHARED/reference_pipeline.py" --data "$DATA" --out "$OUT/py-out" --workers "$WORKERS")
+  rs=$(measure cxrshard "$BIN" -q run "$ROOT/pipelines/vindr-ribcxr-dicom.toml" --input "$DATA" --output "$OUT/rs-out" --set "run.workers=$WORKERS" --set output.shard_rows=64)
+  echo "run $r: python ${py% *} s (${py#* } KB), cxrshard ${rs% *} s (${rs#* } KB)"
+  results+=("$py $rs")
+done
+
+printf '%s\n' "${results[@]}" | python3 - "$N" "$WORKERS" "$OUT/compare.json" <<'PYEOF'
+import json, statistics, sys
+n, workers, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+py_s = statistics.median(r[0] for r in rows); rs_s = statistics.median(r[2] for r in rows)
+res = {"images": n, "workers": workers, "runs": len(rows),
+       "python_s": py_s, "cxrshard_s": rs_s,
+       "python_images_per_s": n / py_s, "cxrshard_images_per_s": n / rs_s, "ratio": py_s / rs_s,
+       "python_peak_rss_mb": max(r[1] for r in rows) / 1024, "cxrshard_peak_rss_mb": max(r[3] for r in rows) / 1024}
+json.dump(res, open(out, "w"), indent=2)
+print(f"\n{n} images, {workers} workers, median of {len(rows)} runs (wall time incl. start-up):")
+print(f"  python reference  {res['python_images_per_s']:7.2f} images/s   peak RSS {res['python_peak_rss_mb']:7.0f} MB")
+print(f"  cxrshard          {res['cxrshard_images_per_s']:7.2f} images/s   peak RSS {res['cxrshard_peak_rss_mb']:7.0f} MB")
+print(f"  ratio             {res['ratio']:7.1f}x")
+PYEOF

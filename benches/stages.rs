@@ -1,0 +1,85 @@
+//! Per-stage micro-benchmarks on CXR-sized inputs (2500 x 2500, 12 bits stored):
+//! decode, window, resize, rasterize, and batch + Parquet encode of one row group.
+//!
+//!     cargo bench --bench stages
+//!
+//! The input is one synthetic DICOM from `cxrshard::synth` (deterministic), so the figures
+//! are comparable between runs and machines.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use cxrshard::config::{self, Overrides, Plan};
+use cxrshard::sink::{batch, schema, shard::parquet_properties, Row};
+use cxrshard::source::decode::decode_dicom;
+use cxrshard::synth::{self, SynthOptions};
+use cxrshard::transform::{masks, process, resize, window};
+use std::hint::black_box;
+
+fn plan() -> Plan {
+    let text = "[input]\nroot = \".\"\n[output]\nroot = \".\"\n";
+    config::parse(text, "bench", &Overrides::default()).expect("bench plan")
+}
+
+/// One CXR-sized DICOM and its annotation polygons.
+fn sample() -> (Vec<u8>, Vec<Option<Vec<[f64; 2]>>>) {
+    let dir = std::env::temp_dir().join("cxrshard-bench-sample");
+    let opts = SynthOptions {
+        out: dir.clone(),
+        n: 1,
+        val_fraction: 0.0,
+        min_side: 2500,
+        max_side: 2500,
+        seed: 1,
+        ..SynthOptions::default()
+    };
+    if !dir.join("Vindr_RibCXR_train_mask.json").exists() {
+        synth::generate(&opts).expect("synth sample");
+    }
+    let ann = std::fs::read(dir.join("Vindr_RibCXR_train_mask.json")).unwrap();
+    let entries = cxrshard::source::annotations::parse(&ann, "bench", &config::default_labels()).unwrap();
+    let e = &entries[0];
+    (std::fs::read(dir.join(&e.img)).unwrap(), e.polygons.clone().unwrap())
+}
+
+fn stages(c: &mut Criterion) {
+    let plan = plan();
+    let (bytes, polys) = sample();
+    let src = decode_dicom(&bytes).unwrap();
+    let (plane, _) = window::apply(&src, &plan.image).unwrap();
+    let (_, geometry) = resize::resize(&plane, src.width, src.height, &plan.image).unwrap();
+    let mut g = c.benchmark_group("stage");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("decode", |b| b.iter(|| decode_dicom(black_box(&bytes)).unwrap()));
+    g.bench_function("window", |b| b.iter(|| window::apply(black_box(&src), &plan.image).unwrap()));
+    g.bench_function("resize", |b| {
+        b.iter(|| resize::resize(black_box(&plane), src.width, src.height, &plan.image).unwrap())
+    });
+    g.bench_function("rasterize", |b| b.iter(|| masks(black_box(&polys), &geometry, 512, 512)));
+    g.bench_function("process", |b| {
+        b.iter(|| process(black_box(&bytes), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap())
+    });
+    g.finish();
+
+    let processed = process(&bytes, cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap();
+    let row =
+        Row { image_id: "x".into(), split: "train".into(), source: "x.dcm".into(), polygons: polys.clone(), processed };
+    let rows: Vec<Row> = (0..plan.output.row_group_rows).map(|_| row.clone()).collect();
+    let schema = schema::schema(&plan);
+    let mut g = c.benchmark_group("encode");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(rows.len() as u64));
+    g.bench_function("batch_and_parquet_row_group", |b| {
+        b.iter(|| {
+            let batch = batch::build(&rows, &schema, &plan).unwrap();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(parquet_properties(&plan)))
+                    .unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);

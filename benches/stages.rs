@@ -9,6 +9,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cxrshard::config::{self, Overrides, Plan};
 use cxrshard::sink::{batch, schema, shard::parquet_properties, Row};
+use cxrshard::source::annotations::Polygon;
 use cxrshard::source::decode::decode_dicom;
 use cxrshard::synth::{self, SynthOptions};
 use cxrshard::transform::{masks, process, resize, window};
@@ -20,7 +21,7 @@ fn plan() -> Plan {
 }
 
 /// One CXR-sized DICOM and its annotation polygons.
-fn sample() -> (Vec<u8>, Vec<Option<Vec<[f64; 2]>>>) {
+fn sample() -> (Vec<u8>, Vec<Option<Polygon>>) {
     let dir = std::env::temp_dir().join("cxrshard-bench-sample");
     let opts = SynthOptions {
         out: dir.clone(),

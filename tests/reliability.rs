@@ -259,15 +259,7 @@ fn killed_runs_resume_to_the_same_bytes() {
     }
     assert!(interrupted >= 2, "the kills should land mid-run (interrupted {interrupted} of 3)");
     run_expect(run_cmd(DICOM, &data, &crashed, &sets).arg("--resume"), 0);
-    let a = std::fs::read(clean.join("manifest.json")).unwrap();
-    assert_eq!(a, std::fs::read(crashed.join("manifest.json")).unwrap(), "manifest differs after resume");
-    let m: Value = serde_json::from_slice(&a).unwrap();
-    for split in m["splits"].as_array().unwrap() {
-        for shard in split["shards"].as_array().unwrap() {
-            let p = shard["path"].as_str().unwrap();
-            assert_eq!(sha256(&clean.join(p)), sha256(&crashed.join(p)), "{p}");
-        }
-    }
+    assert_same_dataset(&clean, &crashed);
     let leftovers: Vec<_> = std::fs::read_dir(crashed.join("data"))
         .unwrap()
         .map(|e| e.unwrap().file_name())

@@ -13,18 +13,6 @@ fn merge(out: &Path, code: i32) -> std::process::Output {
     run_expect(bin().arg("merge").arg(out), code)
 }
 
-fn assert_same_dataset(a: &Path, b: &Path) {
-    let ma = std::fs::read(a.join("manifest.json")).unwrap();
-    assert_eq!(ma, std::fs::read(b.join("manifest.json")).unwrap(), "manifests differ");
-    let m: serde_json::Value = serde_json::from_slice(&ma).unwrap();
-    for split in m["splits"].as_array().unwrap() {
-        for shard in split["shards"].as_array().unwrap() {
-            let p = shard["path"].as_str().unwrap();
-            assert_eq!(sha256(&a.join(p)), sha256(&b.join(p)), "{p}");
-        }
-    }
-}
-
 #[test]
 fn three_concurrent_workers_then_merge_equal_one_machine() {
     let tmp = tempfile::tempdir().unwrap();

@@ -84,3 +84,16 @@ pub fn sha256(path: &Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read file")))
 }
+
+/// Two output folders hold the same dataset: identical manifest bytes and identical shard files.
+pub fn assert_same_dataset(a: &Path, b: &Path) {
+    let ma = std::fs::read(a.join("manifest.json")).unwrap();
+    assert_eq!(ma, std::fs::read(b.join("manifest.json")).unwrap(), "manifests differ");
+    let m: serde_json::Value = serde_json::from_slice(&ma).unwrap();
+    for split in m["splits"].as_array().unwrap() {
+        for shard in split["shards"].as_array().unwrap() {
+            let p = shard["path"].as_str().unwrap();
+            assert_eq!(sha256(&a.join(p)), sha256(&b.join(p)), "{p}");
+        }
+    }
+}

@@ -41,8 +41,10 @@ pub struct RunOutcome {
 /// listed in the manifest's rejects.
 pub async fn run(plan: Plan) -> Result<RunOutcome> {
     let plan = Arc::new(plan);
-    let input = Location::open(&plan.input.root, false)?;
-    let output = Location::open(&plan.output.root, true)?;
+    let input = Location::open(&plan.input.root, &plan.input.s3, false)?;
+    let output = Location::open(&plan.output.root, &plan.output.s3, true)?;
+    input.check().await?;
+    output.check().await?;
     prepare_output(&output, plan.output.overwrite).await?;
     let progress = Arc::new(Progress::default());
     let ctx = Ctx {

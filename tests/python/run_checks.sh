@@ -58,4 +58,6 @@ assert images.shape == (t.num_rows, H, W) and masks.shape == (t.num_rows, C, H, 
 assert not images.flags.owndata, "np.frombuffer must be a view, not a copy"
 print("README one-liner:", images.shape, images.dtype, masks.shape, masks.dtype)
 PYEOF
+echo "-- docker-compose.yml (MinIO) against pipelines/minio.toml"
+"$PY" "$ROOT/tests/python/check_compose.py" "$ROOT/docker-compose.yml" "$ROOT/pipelines/minio.toml"
 echo "python checks: all passed"

@@ -117,6 +117,29 @@ fn bucket_run_is_byte_identical_to_local_run_with_multipart_shards_and_manifest_
 }
 
 #[test]
+fn listing_a_large_prefix_follows_every_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&[DATA, SHARDS]);
+    dataset(tmp.path(), &server, 4);
+    // 1,500 other objects that sort before the images: those are on the second page.
+    let images = server.bucket_dir(DATA).join("vindr/data/train/img");
+    for i in 0..1500 {
+        std::fs::write(images.join(format!("0-other-{i:04}.txt")), b"x").unwrap();
+    }
+    run_expect(&mut s3_command(&server, "s3://cxr-data/vindr", "s3://cxr-shards/run", SECRET_KEY, &[]), 0);
+    let man = read_json(&server.bucket_dir(SHARDS).join("run/manifest.json"));
+    for split in man["splits"].as_array().unwrap() {
+        assert_eq!(split["rejected"], 0, "an image on a later page was missed: {split}");
+    }
+    let pages = server
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /cxr-data?") && r.contains("list-type=2") && r.contains("train%2Fimg"))
+        .count();
+    assert!(pages >= 2, "expected a paginated listing, saw {pages} LIST request(s)");
+}
+
+#[test]
 fn wrong_credentials_name_the_url_and_the_variables_to_check() {
     let tmp = tempfile::tempdir().unwrap();
     let server = S3Server::start(&[DATA, SHARDS]);

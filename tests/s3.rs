@@ -139,6 +139,48 @@ fn listing_a_large_prefix_follows_every_page() {
     assert!(pages >= 2, "expected a paginated listing, saw {pages} LIST request(s)");
 }
 
+/// `cxrshard run PIPELINE` with the endpoint, region and credentials only in the environment.
+fn env_command(pipeline: &str, env: &[(&str, &str)], input: &str, output: &str) -> Command {
+    let mut cmd = bin();
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.arg("run").arg(repo(pipeline)).args(["--input", input, "--output", output]);
+    cmd
+}
+
+#[test]
+fn endpoint_region_and_credentials_come_from_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&[DATA, SHARDS]);
+    dataset(tmp.path(), &server, 3);
+    let env = [
+        ("AWS_ENDPOINT_URL", server.endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "eu-central-1"),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    // A pipeline file with no [input.s3] / [output.s3] at all.
+    let pipeline = "pipelines/vindr-ribcxr-dicom.toml";
+    run_expect(&mut env_command(pipeline, &env, "s3://cxr-data/vindr", "s3://cxr-shards/env"), 0);
+    let man = read_json(&server.bucket_dir(SHARDS).join("env/manifest.json"));
+    assert_eq!(man["splits"][0]["rows"].as_u64().unwrap() + man["splits"][1]["rows"].as_u64().unwrap(), 3);
+
+    // The same endpoint without keys: a clear error at once, not a trip to the EC2 metadata service.
+    let out = run_expect(&mut env_command(pipeline, &env[..3], "s3://cxr-data/vindr", "s3://cxr-shards/env2"), 1);
+    let err = stderr(&out);
+    assert!(err.contains("s3://cxr-data/vindr") && err.contains("no credentials"), "{err}");
+    assert!(err.contains("AWS_ACCESS_KEY_ID") && err.contains("AWS_SECRET_ACCESS_KEY"), "{err}");
+    // Plain HTTP must be allowed explicitly.
+    let env_no_http = [env[0], env[2], env[3], env[4]];
+    let out = run_expect(&mut env_command(pipeline, &env_no_http, "s3://cxr-data/vindr", "s3://cxr-shards/env3"), 1);
+    assert!(stderr(&out).contains("allow_http"));
+}
+
 #[test]
 fn wrong_credentials_name_the_url_and_the_variables_to_check() {
     let tmp = tempfile::tempdir().unwrap();

@@ -37,41 +37,10 @@ pub struct S3Context {
 /// A message for settings that cannot work (plain HTTP not allowed, no credentials for a
 /// custom endpoint) or that object_store rejects.
 pub fn build(bucket: &str, o: &S3Options) -> Result<(object_store::aws::AmazonS3, S3Context), String> {
-    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    if let Some(e) = &o.endpoint {
-        b = b.with_endpoint(e);
-    }
-    if let Some(r) = &o.region {
-        b = b.with_region(r);
-    }
-    if let Some(a) = o.addressing {
-        b = b.with_virtual_hosted_style_request(a == Addressing::Virtual);
-    }
-    if let Some(h) = o.allow_http {
-        b = b.with_allow_http(h);
-    }
-    let endpoint = b.get_config_value(&AmazonS3ConfigKey::Endpoint);
-    let allow_http = b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp));
-    let shown = endpoint.clone().unwrap_or_else(|| "AWS S3".to_string());
-    if endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) && allow_http.as_deref() != Some("true") {
-        return Err(format!(
-            "endpoint {shown} is plain HTTP: set `s3.allow_http = true` in the pipeline file (or AWS_ALLOW_HTTP=true) \
-             if that is intended, e.g. for a local MinIO"
-        ));
-    }
-    let has_keys = b.get_config_value(&AmazonS3ConfigKey::AccessKeyId).is_some()
-        || b.get_config_value(&AmazonS3ConfigKey::SecretAccessKey).is_some();
-    let has_role = ROLE_VARIABLES.iter().any(|v| std::env::var_os(v).is_some());
-    let anonymous = o.anonymous || b.get_config_value(&AmazonS3ConfigKey::SkipSignature).as_deref() == Some("true");
-    if anonymous {
+    let mut b = with_options(AmazonS3Builder::from_env().with_bucket_name(bucket), o);
+    let shown = b.get_config_value(&AmazonS3ConfigKey::Endpoint).unwrap_or_else(|| "AWS S3".to_string());
+    if check_access(&b, o, &shown)? {
         b = b.with_skip_signature(true);
-    } else if !has_keys && !has_role && endpoint.is_some() {
-        // Without keys object_store would ask the EC2 instance metadata service, which a
-        // custom endpoint (MinIO, another provider) never pairs with: fail clearly instead.
-        return Err(format!(
-            "no credentials for endpoint {shown}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment \
-             (or `s3.anonymous = true` for a public bucket)"
-        ));
     }
     let retry = RetryConfig {
         backoff: BackoffConfig { init_backoff: INITIAL_BACKOFF, max_backoff: MAX_BACKOFF, base: 2.0 },
@@ -87,6 +56,56 @@ pub fn build(bucket: &str, o: &S3Options) -> Result<(object_store::aws::AmazonS3
         .build()
         .map_err(|e| format!("cannot configure S3 access to bucket {bucket:?} at {shown}: {e}"))?;
     Ok((store, S3Context { bucket: bucket.to_string(), endpoint: shown, max_retries: o.max_retries }))
+}
+
+/// Pipeline-file settings over the environment's.
+fn with_options(mut b: AmazonS3Builder, o: &S3Options) -> AmazonS3Builder {
+    if let Some(e) = &o.endpoint {
+        b = b.with_endpoint(e);
+    }
+    if let Some(r) = &o.region {
+        b = b.with_region(r);
+    }
+    if let Some(a) = o.addressing {
+        b = b.with_virtual_hosted_style_request(a == Addressing::Virtual);
+    }
+    if let Some(h) = o.allow_http {
+        b = b.with_allow_http(h);
+    }
+    b
+}
+
+/// Refuse settings that cannot work or would leak, before any request. Returns whether
+/// requests go unsigned.
+fn check_access(b: &AmazonS3Builder, o: &S3Options, shown: &str) -> Result<bool, String> {
+    let config = |k: AmazonS3ConfigKey| b.get_config_value(&k);
+    let endpoint = config(AmazonS3ConfigKey::Endpoint);
+    if shown.contains('@') {
+        // AWS_ENDPOINT_URL is not validated like the pipeline file: never echo user info.
+        return Err("the endpoint URL (AWS_ENDPOINT_URL) contains user info; put credentials in \
+                    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY instead"
+            .into());
+    }
+    let allow_http = config(AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp));
+    if endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) && allow_http.as_deref() != Some("true") {
+        return Err(format!(
+            "endpoint {shown} is plain HTTP: set `s3.allow_http = true` in the pipeline file (or AWS_ALLOW_HTTP=true) \
+             if that is intended, e.g. for a local MinIO"
+        ));
+    }
+    let anonymous = o.anonymous || config(AmazonS3ConfigKey::SkipSignature).as_deref() == Some("true");
+    let has_keys =
+        config(AmazonS3ConfigKey::AccessKeyId).is_some() || config(AmazonS3ConfigKey::SecretAccessKey).is_some();
+    let has_role = ROLE_VARIABLES.iter().any(|v| std::env::var_os(v).is_some());
+    if !anonymous && !has_keys && !has_role && endpoint.is_some() {
+        // Without keys object_store would ask the EC2 instance metadata service, which a
+        // custom endpoint (MinIO, another provider) never pairs with: fail clearly instead.
+        return Err(format!(
+            "no credentials for endpoint {shown}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment \
+             (or `s3.anonymous = true` for a public bucket)"
+        ));
+    }
+    Ok(anonymous)
 }
 
 impl S3Context {

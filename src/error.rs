@@ -32,14 +32,17 @@ pub enum Error {
         /// What is wrong and where.
         message: String,
     },
-    /// Reading or writing storage failed (after retries, where they apply).
-    #[error("storage error at {location}: {source}")]
+    /// Reading or writing storage failed (after retries, where they apply). The message is
+    /// passed through [`crate::storage::redact`], so it never shows credentials.
+    #[error("storage error at {location}: {}{}", crate::storage::redact(&.source.to_string()), hint_suffix(.hint))]
     Storage {
         /// The URL or path involved.
         location: String,
         /// The underlying error.
         #[source]
         source: object_store::Error,
+        /// What to check (credentials, bucket, endpoint), or empty.
+        hint: Box<str>,
     },
     /// Local file-system error outside the storage layer (e.g. `synth`, `decode`).
     #[error("{}: {source}", .path.display())]
@@ -80,6 +83,14 @@ pub enum Error {
     /// A bug in cxrshard (a worker panicked, a channel closed early). Please report it.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn hint_suffix(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!("\n  what to check: {hint}")
+    }
 }
 
 /// The pipeline stage at which an input was rejected.

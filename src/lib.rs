@@ -6,7 +6,7 @@
 //!
 //! Layout follows the data flow:
 //! - [`config`]: pipeline file → validated [`config::Plan`];
-//! - [`storage`]: one `object_store` path for disk (and object stores);
+//! - [`storage`]: one `object_store` path for local disk and S3-compatible buckets;
 //! - [`source`]: annotation parsing, image path resolution, decoders;
 //! - [`transform`]: the pure per-image core (display chain, resize, masks);
 //! - [`sink`]: Arrow batches, shard files, manifest;

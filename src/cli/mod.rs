@@ -84,7 +84,8 @@ fn init_logging(quiet: bool, verbose: u8) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CXRSHARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cxrshard={level}")));
+        // object_store logs its storage retries at info: users see a flaky service being retried.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cxrshard={level},object_store={level}")));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 

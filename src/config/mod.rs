@@ -7,6 +7,7 @@
 
 mod plan;
 mod raw;
+mod storage;
 
 pub use plan::*;
 pub use raw::*;
@@ -164,6 +165,10 @@ fn validate_input(raw: &RawPipeline, p: &mut Problems) -> InputPlan {
             String::new()
         }
     };
+    if !root.is_empty() {
+        storage::validate_root("input.root", &root, p);
+    }
+    let s3 = storage::validate_s3("input", i.s3.as_ref(), p);
     let format = p.choice(
         "input.format",
         i.format.as_deref(),
@@ -182,6 +187,7 @@ fn validate_input(raw: &RawPipeline, p: &mut Problems) -> InputPlan {
     }
     InputPlan {
         root,
+        s3,
         format,
         image_extension: i.image_extension.clone(),
         image_dir: i.image_dir.clone().map(|d| d.trim_matches('/').to_string()),
@@ -312,6 +318,10 @@ fn validate_output(o: &RawOutput, image: &ImagePlan, channels: usize, p: &mut Pr
             String::new()
         }
     };
+    if !root.is_empty() {
+        storage::validate_root("output.root", &root, p);
+    }
+    let s3 = storage::validate_s3("output", o.s3.as_ref(), p);
     let format = p.choice(
         "output.format",
         o.format.as_deref(),
@@ -347,7 +357,8 @@ fn validate_output(o: &RawOutput, image: &ImagePlan, channels: usize, p: &mut Pr
             Compression::None
         }
     };
-    OutputPlan { root, format, shard_rows, row_group_rows, compression, overwrite: o.overwrite.unwrap_or(false) }
+    let overwrite = o.overwrite.unwrap_or(false);
+    OutputPlan { root, s3, format, shard_rows, row_group_rows, compression, overwrite }
 }
 
 fn validate_run(r: &RawRun, p: &mut Problems) -> RunPlan {

@@ -4,6 +4,7 @@
 //! invariants (non-zero sizes, known labels, bounded concurrency) without re-checking.
 
 use serde::Serialize;
+use std::time::Duration;
 
 /// The default mask channel order: the dataset authors' `R1..R10, L1..L10`.
 pub fn default_labels() -> Vec<String> {
@@ -143,12 +144,74 @@ pub enum Compression {
     None,
 }
 
+/// Default retries of one failed storage request.
+pub const DEFAULT_MAX_RETRIES: usize = 8;
+/// Default time after which a request is no longer retried.
+pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default whole-request timeout (one GET, one upload part of `sink::shard::PART_SIZE`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Bucket addressing style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressing {
+    /// `endpoint/bucket/key` (MinIO and most S3-compatible services).
+    Path,
+    /// `bucket.endpoint/key`.
+    Virtual,
+}
+
+/// How to reach an `s3://` root, from `[input.s3]` / `[output.s3]`. `None` means "from the
+/// `AWS_*` environment, else the default". Holds no credentials: those only come from the
+/// environment. Never part of the canonical configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Options {
+    /// Service URL (validated: http(s), no user info, path or query).
+    pub endpoint: Option<String>,
+    /// Signing region.
+    pub region: Option<String>,
+    /// Addressing style.
+    pub addressing: Option<Addressing>,
+    /// Permit plain HTTP.
+    pub allow_http: Option<bool>,
+    /// Unsigned requests.
+    pub anonymous: bool,
+    /// Retries per request.
+    pub max_retries: usize,
+    /// Retry budget per request.
+    pub retry_timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Request timeout.
+    pub request_timeout: Duration,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: None,
+            addressing: None,
+            allow_http: None,
+            anonymous: false,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_timeout: DEFAULT_RETRY_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
 /// `[input]`, resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct InputPlan {
     /// Dataset root URL or path (not part of the canonical config).
     #[serde(skip)]
     pub root: String,
+    /// How to reach an `s3://` root (not part of the canonical config).
+    #[serde(skip)]
+    pub s3: S3Options,
     /// Decoder choice.
     pub format: InputFormat,
     /// Extension replacing the annotation path's one.
@@ -195,6 +258,9 @@ pub struct OutputPlan {
     /// Output root URL or path (not part of the canonical config).
     #[serde(skip)]
     pub root: String,
+    /// How to reach an `s3://` root (not part of the canonical config).
+    #[serde(skip)]
+    pub s3: S3Options,
     /// Shard format.
     pub format: OutputFormat,
     /// Input positions per shard: shard `k` holds inputs `k*shard_rows .. (k+1)*shard_rows`.

@@ -36,8 +36,10 @@ pub struct RawPipeline {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInput {
-    /// Dataset root: a local folder, `file://` URL. Overridden by `--input`.
+    /// Dataset root: a local folder, `file://` URL or `s3://bucket/prefix`. Overridden by `--input`.
     pub root: Option<String>,
+    /// How to reach `s3://` roots (endpoint, region, ...). Ignored for local roots.
+    pub s3: Option<RawS3>,
     /// Image decoder: `dicom`, `png` (any format the `image` crate reads), or `auto` (by file
     /// extension). Default `auto`.
     pub format: Option<String>,
@@ -48,6 +50,41 @@ pub struct RawInput {
     /// named in the annotation `img` path. `{split}` is replaced with the split's `images_split`
     /// name (default: the split name). Example: `"dicom/{split}"`.
     pub image_dir: Option<String>,
+}
+
+/// `[input.s3]` / `[output.s3]`: how to reach an S3-compatible service. Every key falls back to
+/// the usual `AWS_*` environment variable, then to a default. Credentials are deliberately not
+/// keys here: they come only from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, or the instance/container role), so a pipeline file can be committed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3 {
+    /// Service URL, e.g. `"http://127.0.0.1:9000"` for MinIO. Default: `AWS_ENDPOINT_URL`, else AWS.
+    pub endpoint: Option<String>,
+    /// Signing region. Default: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: Option<String>,
+    /// `"path"` (`endpoint/bucket/key`, default, what MinIO expects) or `"virtual"`
+    /// (virtual-hosted style, `bucket.endpoint/key`).
+    pub addressing: Option<String>,
+    /// Permit plain-HTTP endpoints (local MinIO). Default: `AWS_ALLOW_HTTP`, else false.
+    pub allow_http: Option<bool>,
+    /// Send unsigned requests (public buckets). Default false.
+    pub anonymous: Option<bool>,
+    /// Retries of a failed request (5xx, throttling, connection errors), with exponential
+    /// backoff. Default 8.
+    pub max_retries: Option<i64>,
+    /// Give up retrying a request after this many seconds. Default 120.
+    pub retry_timeout_seconds: Option<f64>,
+    /// TCP/TLS connect timeout in seconds. Default 5.
+    pub connect_timeout_seconds: Option<f64>,
+    /// Whole-request timeout in seconds (one GET, one upload part). Default 120.
+    pub request_timeout_seconds: Option<f64>,
+    /// Not accepted: present only to explain where credentials go.
+    pub access_key_id: Option<toml::Value>,
+    /// Not accepted: present only to explain where credentials go.
+    pub secret_access_key: Option<toml::Value>,
+    /// Not accepted: present only to explain where credentials go.
+    pub session_token: Option<toml::Value>,
 }
 
 /// One `[[split]]` table.
@@ -113,8 +150,10 @@ pub struct RawMask {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutput {
-    /// Output root: a local folder or `file://` URL. Overridden by `--output`.
+    /// Output root: a local folder, `file://` URL or `s3://bucket/prefix`. Overridden by `--output`.
     pub root: Option<String>,
+    /// How to reach `s3://` roots (endpoint, region, ...). Ignored for local roots.
+    pub s3: Option<RawS3>,
     /// `parquet` (default) or `arrow` (Arrow IPC files with `arrow.fixed_shape_tensor` columns).
     pub format: Option<String>,
     /// Rows (input images) per shard. Default 64. Mutually exclusive with `shard_bytes`.

@@ -110,3 +110,62 @@ fn max_rejects_accepts_counts_fractions_and_percentages() {
         assert!(with(bad).is_err(), "{bad} should be rejected");
     }
 }
+const S3: &str = "[input]\nroot = \"s3://cxr-data/vindr\"\n[input.s3]\nendpoint = \"http://127.0.0.1:9000\"\n\
+                  region = \"eu-west-1\"\naddressing = \"path\"\nallow_http = true\nmax_retries = 3\n\
+                  retry_timeout_seconds = 20\n[output]\nroot = \"s3://cxr-shards/run1/\"\n";
+
+#[test]
+fn s3_roots_and_storage_options_are_resolved() {
+    let plan = parse_ok(S3);
+    assert_eq!(plan.input.root, "s3://cxr-data/vindr");
+    let s3 = &plan.input.s3;
+    assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    assert_eq!(s3.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(s3.addressing, Some(Addressing::Path));
+    assert_eq!(s3.allow_http, Some(true));
+    assert_eq!((s3.max_retries, s3.retry_timeout), (3, std::time::Duration::from_secs(20)));
+    assert_eq!(plan.output.s3, S3Options::default(), "no [output.s3]: environment and defaults");
+}
+
+#[test]
+fn canonical_config_ignores_storage_options() {
+    let a = parse_ok(MINIMAL);
+    let b = parse_ok(S3);
+    assert_eq!(a.canonical_json(), b.canonical_json());
+    for word in ["s3", "endpoint", "127.0.0.1", "cxr-data", "region", "retries"] {
+        assert!(!b.canonical_json().contains(word), "{word} leaked into {}", b.canonical_json());
+    }
+}
+
+#[test]
+fn credentials_in_the_pipeline_file_are_refused_without_echoing_them() {
+    let text = "[input]\nroot = \"s3://cxr-data/x\"\n[input.s3]\naccess_key_id = \"AKIDSECRETISH\"\n\
+                secret_access_key = \"hunter2hunter2\"\n[output]\nroot = \"out\"\n";
+    let p = problems(text, &Overrides::default());
+    let joined = p.join("\n");
+    assert!(joined.contains("`input.s3.access_key_id`") && joined.contains("`input.s3.secret_access_key`"));
+    assert!(joined.contains("AWS_SECRET_ACCESS_KEY"), "{joined}");
+    assert!(!joined.contains("hunter2") && !joined.contains("AKIDSECRETISH"), "{joined}");
+}
+
+#[test]
+fn bad_storage_settings_are_all_reported() {
+    let text = "[input]\nroot = \"gs://b/x\"\n[output]\nroot = \"s3://B/x\"\n[output.s3]\n\
+                endpoint = \"http://user:pw@minio:9000\"\naddressing = \"dns\"\nmax_retries = -1\n\
+                connect_timeout_seconds = 0\n";
+    let p = problems(text, &Overrides::default());
+    let joined = p.join("\n");
+    for key in [
+        "input.root",
+        "output.root",
+        "output.s3.endpoint",
+        "output.s3.addressing",
+        "output.s3.max_retries",
+        "output.s3.connect_timeout_seconds",
+    ] {
+        assert!(joined.contains(&format!("`{key}`")), "missing {key} in {joined}");
+    }
+    assert!(!joined.contains("pw@"), "{joined}");
+    let p = problems(&format!("{MINIMAL}[output.s3]\nendpoint = \"http://h:1/bucket\"\n"), &Overrides::default());
+    assert!(p[0].contains("s3:// root"), "{p:?}");
+}

@@ -74,8 +74,10 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     let plan = Arc::new(plan);
     let canonical = plan.canonical_json();
     let config_sha256 = hex::encode(Sha256::digest(canonical.as_bytes()));
-    let input = Location::open(&plan.input.root, false)?;
-    let output = Location::open(&plan.output.root, true)?;
+    let input = Location::open(&plan.input.root, &plan.input.s3, false)?;
+    let output = Location::open(&plan.output.root, &plan.output.s3, true)?;
+    input.check().await?;
+    output.check().await?;
     let annotations = load_annotations(&input, &plan).await?;
     if let Some(existing) = check_existing(&output, &plan, &config_sha256).await? {
         let report = Progress::default().report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
@@ -135,7 +137,8 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
 /// Assemble the dataset written by the partitions of an array job: verify, then write the
 /// manifest (see [`partition::merge`]). Returns the manifest; a complete dataset is left as is.
 pub async fn merge(root: &str) -> Result<Manifest> {
-    let output = Location::open(root, false)?;
+    let output = Location::open(root, &crate::config::S3Options::default(), false)?;
+    output.check().await?;
     let manifest = partition::merge(&output).await?;
     tidy_data_dir(&output, &manifest.splits).await?;
     output.put(MANIFEST, manifest.to_bytes()).await?;

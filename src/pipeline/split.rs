@@ -25,7 +25,8 @@ use crate::transform::{process, StageTimes};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use futures::{stream, StreamExt};
-use std::collections::{BTreeMap, BTreeSet};
+use object_store::path::Path as ObjPath;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,8 +82,12 @@ pub async fn run_split(
         .enumerate()
         .filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows)) && !shards.done.contains_key(&(pos / shard_rows)))
         .collect();
+    let wanted: Vec<String> =
+        todo.iter().filter_map(|(_, e)| image_path(&e.img, &ctx.plan.input, split).ok()).collect();
+    let listed = Arc::new(ctx.input.existing(&wanted).await?);
+    drop(wanted);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Outcome)>(RESULT_CHANNEL);
-    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), todo, tx));
+    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), todo, listed, tx));
     let mut sink = SplitSink::new(ctx, split, inputs, shards);
     let mut sink_result = Ok(());
     while let Some((pos, outcome)) = rx.recv().await {
@@ -104,6 +109,7 @@ async fn produce(
     ctx: Ctx,
     split: SplitPlan,
     entries: Vec<(usize, Entry)>,
+    listed: Arc<HashSet<ObjPath>>,
     tx: tokio::sync::mpsc::Sender<(usize, Outcome)>,
 ) -> Result<()> {
     let run = ctx.plan.run;
@@ -111,7 +117,7 @@ async fn produce(
     let split = Arc::new(split);
     let fetch_split = split.clone();
     let mut outcomes = stream::iter(entries)
-        .map(move |(pos, entry)| fetch(fetch_ctx.clone(), fetch_split.clone(), pos, entry))
+        .map(move |(pos, entry)| fetch(fetch_ctx.clone(), fetch_split.clone(), listed.clone(), pos, entry))
         .buffered(run.read_concurrency)
         .map(move |fetched| work(ctx.clone(), split.clone(), fetched))
         .buffered(run.in_flight);
@@ -131,20 +137,36 @@ struct Fetched {
     read_seconds: f64,
 }
 
-async fn fetch(ctx: Ctx, split: Arc<SplitPlan>, pos: usize, entry: Entry) -> Result<Fetched> {
+/// Fetch one input's bytes. An image absent from the listing is a reject (no request made);
+/// one that was listed but is gone at GET time fails the run: the dataset changed under us,
+/// and the output would depend on timing.
+async fn fetch(
+    ctx: Ctx,
+    split: Arc<SplitPlan>,
+    listed: Arc<HashSet<ObjPath>>,
+    pos: usize,
+    entry: Entry,
+) -> Result<Fetched> {
     let t0 = Instant::now();
     let source = image_path(&entry.img, &ctx.plan.input, &split);
+    let not_found = |path: &str| InputError::new(Stage::Read, format!("image not found: {}", ctx.input.describe(path)));
     let (source, bytes) = match source {
         Err(e) => (entry.img.clone(), Err(e)),
         Ok(_) if entry.polygons.is_err() => (entry.img.clone(), Err(entry.polygons.clone().unwrap_err())),
         Ok(path) => {
-            let bytes = match ctx.input.get(&path).await {
-                Ok(b) => Ok(b),
-                Err(Error::Storage { source: object_store::Error::NotFound { .. }, .. }) => {
-                    Err(InputError::new(Stage::Read, format!("image not found: {}", ctx.input.describe(&path))))
-                }
-                Err(Error::Output(m)) => Err(InputError::new(Stage::Read, m)),
-                Err(e) => return Err(e),
+            let bytes = match ctx.input.path(&path) {
+                Err(m) => Err(InputError::new(Stage::Read, m)),
+                Ok(obj) if !listed.contains(&obj) => Err(not_found(&path)),
+                Ok(_) => match ctx.input.get(&path).await {
+                    Ok(b) => Ok(b),
+                    Err(Error::Storage { location, source: source @ object_store::Error::NotFound { .. }, .. }) => {
+                        let hint = "the object was listed at the start of the run but is gone now: the dataset \
+                                    changed during the run; rerun once it is stable"
+                            .into();
+                        return Err(Error::Storage { location, source, hint });
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             (path, bytes)
         }

@@ -2,7 +2,8 @@
 //!
 //! Each record batch (one row group) is encoded on a blocking thread, and the encoded bytes
 //! are streamed to storage at once, so a shard is never held whole in memory: writer memory
-//! is one row group of tensors plus one upload part ([`PART_SIZE`]). The sha256 and byte
+//! is one row group of tensors plus the upload parts in flight ([`PART_SIZE`] ×
+//! ([`UPLOAD_CONCURRENCY`] + 1)). The sha256 and byte
 //! count are computed on the bytes as they stream. The object becomes visible only when
 //! [`ShardWriter::finish`] completes the upload (local disk: rename of a staging file).
 
@@ -25,6 +26,9 @@ use tokio::io::AsyncWriteExt;
 
 /// Upload part size: objects larger than this are written with multipart upload.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Upload parts of one shard in flight at once. With the part being filled, a shard upload
+/// holds at most `(UPLOAD_CONCURRENCY + 1) × PART_SIZE` bytes.
+pub const UPLOAD_CONCURRENCY: usize = 2;
 
 /// What a finished shard looks like, as recorded in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -134,6 +138,7 @@ pub struct ShardWriter {
     encoder: Option<Encoder>,
     buffer: SharedBuffer,
     upload: BufWriter,
+    out: Location,
     hasher: Sha256,
     bytes: u64,
     rows: usize,
@@ -154,7 +159,8 @@ impl ShardWriter {
             plan,
             encoder: Some(encoder),
             buffer,
-            upload: BufWriter::with_capacity(out.store(), path, PART_SIZE),
+            upload: BufWriter::with_capacity(out.store(), path, PART_SIZE).with_max_concurrency(UPLOAD_CONCURRENCY),
+            out: out.clone(),
             hasher: Sha256::new(),
             bytes: 0,
             rows: 0,
@@ -188,8 +194,13 @@ impl ShardWriter {
         }
         self.hasher.update(&chunk);
         self.bytes += chunk.len() as u64;
-        let r = self.upload.write_all(&chunk).await;
-        r.map_err(|source| Error::Io { path: self.display.clone().into(), source })
+        // BufWriter waits for a free upload slot before each write, then cuts the whole write
+        // into parts: writing at most one part at a time keeps UPLOAD_CONCURRENCY a real bound.
+        for piece in chunk.chunks(PART_SIZE) {
+            let r = self.upload.write_all(piece).await;
+            r.map_err(|e| self.out.write_error(&self.rel, e))?;
+        }
+        Ok(())
     }
 
     /// Write the footer, complete the upload and return the shard's record.
@@ -200,7 +211,7 @@ impl ShardWriter {
             .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))?;
         res.map_err(|message| Error::Encode { location: self.display.clone(), message })?;
         self.drain().await?;
-        self.upload.shutdown().await.map_err(|source| Error::Io { path: self.display.clone().into(), source })?;
+        self.upload.shutdown().await.map_err(|e| self.out.write_error(&self.rel, e))?;
         Ok(ShardInfo {
             path: self.rel,
             rows: self.rows,

@@ -72,6 +72,7 @@ mod tests {
     fn input(dir: Option<&str>, ext: Option<&str>) -> InputPlan {
         InputPlan {
             root: "r".into(),
+            s3: Default::default(),
             format: InputFormat::Auto,
             image_extension: ext.map(Into::into),
             image_dir: dir.map(Into::into),

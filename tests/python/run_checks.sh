@@ -60,4 +60,6 @@ print("README one-liner:", images.shape, images.dtype, masks.shape, masks.dtype)
 PYEOF
 echo "-- deployment files (Kubernetes Indexed Job, merge Job)"
 "$PY" "$ROOT/tests/python/check_deploy.py"
+echo "-- docker-compose.yml (MinIO) against pipelines/minio.toml"
+"$PY" "$ROOT/tests/python/check_compose.py" "$ROOT/docker-compose.yml" "$ROOT/pipelines/minio.toml"
 echo "python checks: all passed"

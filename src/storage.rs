@@ -108,6 +108,25 @@ impl Location {
         }
     }
 
+    /// Every object under this location, as paths relative to it (sorted).
+    pub async fn list(&self) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let metas: Vec<_> = self
+            .store
+            .list(prefix)
+            .try_collect()
+            .await
+            .map_err(|source| Error::Storage { location: self.display.clone(), source })?;
+        let skip = self.prefix.parts().count();
+        let mut out: Vec<String> = metas
+            .iter()
+            .map(|m| m.location.parts().skip(skip).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Where this location points, for messages and summaries.
     pub fn display(&self) -> &str {
         &self.display

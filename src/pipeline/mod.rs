@@ -7,6 +7,7 @@
 pub mod cpu;
 pub mod report;
 mod split;
+pub mod view;
 
 use crate::config::Plan;
 use crate::error::{Error, Result};
@@ -55,7 +56,8 @@ pub async fn run(plan: Plan) -> Result<RunOutcome> {
     let ticker = tokio::spawn({
         let progress = progress.clone();
         async move {
-            let mut tick = tokio::time::interval(report::LOG_INTERVAL);
+            let mut tick = tokio::time::interval(view::log_interval());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             tick.tick().await;
             loop {
                 tick.tick().await;
@@ -75,6 +77,7 @@ pub async fn run(plan: Plan) -> Result<RunOutcome> {
     }
     ticker.abort();
     let manifest = manifest(&plan, splits);
+    output.put(crate::sink::card::FILE, crate::sink::card::render(&manifest, &plan).into_bytes()).await?;
     output.put(MANIFEST, manifest.to_bytes()).await?;
     let report = progress.report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
     let mut report_bytes = serde_json::to_vec_pretty(&report).expect("report serialises");

@@ -127,6 +127,7 @@ fn output_is_identical_whatever_the_concurrency() {
     );
     let ma = std::fs::read(a.join("manifest.json")).unwrap();
     assert_eq!(ma, std::fs::read(b.join("manifest.json")).unwrap(), "manifests differ");
+    assert_eq!(sha256(&a.join("README.md")), sha256(&b.join("README.md")), "dataset cards differ");
     let manifest: Value = serde_json::from_slice(&ma).unwrap();
     for split in manifest["splits"].as_array().unwrap() {
         for shard in split["shards"].as_array().unwrap() {

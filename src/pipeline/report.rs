@@ -48,7 +48,8 @@ impl SplitCounters {
     fn tick(&mut self) {
         if let Some(b) = &self.bar {
             b.inc(1);
-            b.set_message(format!("{} rejected", self.rejected));
+            let rate = self.done() as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            b.set_message(view::bar_message(rate, self.rejected));
         }
         if self.done() == self.inputs {
             self.finish();

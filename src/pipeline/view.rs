@@ -18,8 +18,7 @@ pub const INTERVAL_ENV: &str = "CXRSHARD_PROGRESS_INTERVAL";
 /// Bar redraws per second.
 const BAR_REFRESH_HZ: u8 = 8;
 /// Layout of one split's bar.
-const BAR_TEMPLATE: &str =
-    "{prefix:>12} [{bar:32.cyan/blue}] {pos:>5}/{len:5} {per_sec:>12} ETA {eta:>4} {msg} ({elapsed})";
+const BAR_TEMPLATE: &str = "{prefix:>12} [{bar:32.cyan/blue}] {pos:>5}/{len:5} {msg} ETA {eta:>4} (elapsed {elapsed})";
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +73,13 @@ pub fn split_bar(name: &str, inputs: usize) -> Option<ProgressBar> {
     }
     let style = ProgressStyle::with_template(BAR_TEMPLATE).expect("valid template").progress_chars("=> ");
     let bar = multi().add(ProgressBar::new(inputs as u64).with_style(style).with_prefix(name.to_string()));
-    bar.set_message("0 rejected");
+    bar.set_message(bar_message(0.0, 0));
     Some(bar)
+}
+
+/// The bar's message: throughput and rejects so far.
+pub fn bar_message(images_per_second: f64, rejected: usize) -> String {
+    format!("{images_per_second:>6.1} images/s, {rejected} rejected,")
 }
 
 /// `tracing` writer for stderr that suspends the bars while a record is written.

@@ -58,4 +58,16 @@ assert images.shape == (t.num_rows, H, W) and masks.shape == (t.num_rows, C, H, 
 assert not images.flags.owndata, "np.frombuffer must be a view, not a copy"
 print("README one-liner:", images.shape, images.dtype, masks.shape, masks.dtype)
 PYEOF
+echo "-- consumers: examples/ Dataset (pyarrow), DuckDB, Hugging Face datasets; both Parquet tensor layouts"
+"$BIN" -q run "$ROOT/pipelines/vindr-ribcxr-dicom.toml" --input "$WORK/dicom" --output "$WORK/out-nested" --set output.shard_rows=3 --set output.tensor_layout=nested
+"$PY" "$ROOT/tests/python/check_consumers.py" --binary "$WORK/out-parquet" --nested "$WORK/out-nested" --cache "$WORK/hf-cache"
+"$PY" "$ROOT/examples/torch_dataset.py" "$WORK/out-parquet" validation
+(cd "$WORK/out-parquet" && "$PY" -c "
+import duckdb
+con = duckdb.connect()
+stmts = [s for s in open('$ROOT/examples/duckdb_query.sql').read().split(';') if s.strip()]
+results = [con.execute(s).fetchall() for s in stmts]
+assert len(results) == 3 and sum(n for _, n in results[0]) == 10, results[0]
+print('examples/duckdb_query.sql:', results[0], '|', len(results[2]), 'labels')
+")
 echo "python checks: all passed"

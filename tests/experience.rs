@@ -183,3 +183,28 @@ fn every_subcommand_help_has_an_example() {
         assert!(help.contains("Example") && help.contains(&format!("cxrshard {cmd} ")), "{cmd} --help:\n{help}");
     }
 }
+
+#[test]
+fn inspect_and_preview_read_every_tensor_layout_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synth(&data, 4, "dicom");
+    let mut stats = Vec::new();
+    let mut pngs = Vec::new();
+    for (name, sets) in
+        [("binary", vec![]), ("nested", vec!["output.tensor_layout=nested"]), ("arrow", vec!["output.format=arrow"])]
+    {
+        let out = tmp.path().join(name);
+        run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &out, &[&["image.size=[40,32]"][..], &sets].concat());
+        let o = run_expect(bin().arg("inspect").arg(&out).arg("--json"), 0);
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(s["rows_read"], 4, "{name}");
+        stats.push(s["labels"].clone());
+        let png = tmp.path().join(format!("{name}.png"));
+        run_expect(bin().arg("preview").arg(&out).args(["--n", "4", "--out"]).arg(&png), 0);
+        pngs.push(std::fs::read(&png).unwrap());
+    }
+    assert_eq!(stats[0], stats[1], "nested layout gives other label statistics");
+    assert_eq!(stats[0], stats[2], "arrow output gives other label statistics");
+    assert!(pngs.iter().all(|p| p == &pngs[0]), "previews differ between layouts");
+}

@@ -11,9 +11,11 @@
 //! - [`transform`]: the pure per-image core (display chain, resize, masks);
 //! - [`sink`]: Arrow batches, shard files, manifest;
 //! - [`pipeline`]: the async shell wiring them with bounded concurrency;
+//! - [`dataset`]: reading a written dataset back (`inspect`, `preview`);
 //! - [`synth`]: a deterministic synthetic dataset in the VinDr-RibCXR layout.
 
 pub mod config;
+pub mod dataset;
 pub mod error;
 pub mod pipeline;
 pub mod sink;

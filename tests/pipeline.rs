@@ -126,6 +126,7 @@ fn output_is_identical_whatever_the_concurrency() {
         &[&common[..], &["run.workers=3", "run.in_flight=9", "run.read_concurrency=5"]].concat(),
     );
     assert_same_dataset(&a, &b);
+    assert_eq!(sha256(&a.join("README.md")), sha256(&b.join("README.md")), "dataset cards differ");
 }
 
 #[test]

@@ -2,9 +2,12 @@
 //! settings (a validated plan, synth options) in one step; the library does the work.
 
 mod demo;
+mod inspect;
 mod merge;
+mod preview;
 mod run;
 mod synth;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use cxrshard::Error;
@@ -49,6 +52,21 @@ enum Command {
         after_help = "Example (after `cxrshard run p.toml --partition I/3` for I = 0, 1, 2):\n  cxrshard merge /data/shards"
     )]
     Merge(merge::Args),
+    /// Check a pipeline file and its inputs (annotations, images) without processing anything.
+    #[command(
+        after_help = "Reports every problem at once (bad keys, unparsable annotations, missing or unreferenced images);\nexit code 0 when there is none, 1 when the inputs have problems, 2 for an invalid pipeline file.\n\nExample:\n  cxrshard validate pipelines/vindr-ribcxr-dicom.toml --input /data/ribcxr"
+    )]
+    Validate(validate::Args),
+    /// Summarise a written dataset: splits, shards, schema, settings, rejects, per-label mask statistics.
+    #[command(
+        after_help = "Examples:\n  cxrshard inspect /data/shards\n  cxrshard inspect /data/shards --json | jq '.labels[0]'"
+    )]
+    Inspect(inspect::Args),
+    /// Render images with their 20 rib masks as coloured, labelled overlays (PNG).
+    #[command(
+        after_help = "One image at full size with --id, else a contact sheet of the first --n rows.\n\nExamples:\n  cxrshard preview /data/shards --n 16 --out sheet.png\n  cxrshard preview /data/shards --split validation --id VinDr_RibCXR_val_003 --out one.png"
+    )]
+    Preview(preview::Args),
     /// Generate a synthetic dataset (if absent) and run the demo pipeline on it.
     #[command(after_help = "Example:\n  cxrshard demo --workdir /tmp/cxrshard-demo")]
     Demo(demo::Args),
@@ -63,6 +81,9 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Preview(a) => preview::run(a),
     };
     match result {
         Ok(code) => code,
@@ -77,6 +98,9 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(quiet: bool, verbose: u8) {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    cxrshard::pipeline::view::set_mode(cxrshard::pipeline::view::mode_for(quiet, terminal));
     let level = match (quiet, verbose) {
         (true, _) => "warn",
         (false, 0) => "info",
@@ -86,7 +110,12 @@ fn init_logging(quiet: bool, verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CXRSHARD_LOG")
         // object_store logs its storage retries at info: users see a flaky service being retried.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cxrshard={level},object_store={level}")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(cxrshard::pipeline::view::LogWriter)
+        .with_ansi(terminal)
+        .with_target(false)
+        .init();
 }
 
 /// A multi-threaded tokio runtime for the async shell.

@@ -7,6 +7,9 @@ use cxrshard::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Rejects listed per split in the summary (all of them are in the manifest).
+const REJECTS_SHOWN: usize = 5;
+
 /// Arguments of `run`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -122,11 +125,14 @@ fn print_summary(o: &RunOutcome) {
         r.images, r.wall_seconds, r.images_per_second, r.workers
     );
     for s in &m.splits {
-        for rej in s.rejects.iter().take(5) {
+        for rej in s.rejects.iter().take(REJECTS_SHOWN) {
             println!("  rejected {} ({}): {}: {}", rej.source, s.name, rej.stage, rej.reason);
         }
+        if s.rejects.len() > REJECTS_SHOWN {
+            println!("  … and {} more rejects of {} in manifest.json", s.rejects.len() - REJECTS_SHOWN, s.name);
+        }
     }
-    println!("output: {}/ (manifest.json, data/*.{}, run_report.json)", o.output, m.output_format);
+    println!("output: {}/ (manifest.json, README.md, data/*.{}, run_report.json)", o.output, m.output_format);
     println!(
         "image {:?} {}, mask {:?} {} (labels {})",
         m.image.shape,
@@ -135,6 +141,7 @@ fn print_summary(o: &RunOutcome) {
         m.mask.dtype,
         m.labels.join(",")
     );
+    println!("look at it: cxrshard inspect {0}   |   cxrshard preview {0} --out preview.png", o.output);
     if m.output_format == "parquet" {
         let (h, w) = (m.image.shape[0], m.image.shape[1]);
         println!(

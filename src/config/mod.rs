@@ -39,16 +39,42 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
 pub fn parse(text: &str, origin: &str, overrides: &Overrides) -> Result<Plan> {
     let fail = |problems: Vec<String>| Error::Config { origin: origin.to_string(), problems };
     // Parse the file as written first, so errors point at its own lines and columns.
-    let as_written: RawPipeline = toml::from_str(text).map_err(|e| fail(vec![e.to_string().trim_end().to_string()]))?;
+    let as_written: RawPipeline =
+        toml::from_str(text).map_err(|e| fail(vec![with_suggestion(e.to_string().trim_end())]))?;
     let raw = if overrides.input.is_none() && overrides.output.is_none() && overrides.set.is_empty() {
         as_written
     } else {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| fail(vec![e.to_string()]))?;
         apply_overrides(&mut table, overrides).map_err(fail)?;
         RawPipeline::deserialize_table(table)
-            .map_err(|e| fail(vec![format!("after command-line overrides: {}", e.message())]))?
+            .map_err(|e| fail(vec![with_suggestion(&format!("after command-line overrides: {}", e.message()))]))?
     };
     validate(&raw).map_err(fail)
+}
+
+/// Minimum similarity (normalised Damerau-Levenshtein) for a "did you mean" suggestion.
+const SUGGEST_SIMILARITY: f64 = 0.5;
+
+/// The option closest to `got`, if close enough to be a likely typo.
+pub fn closest<'a>(got: &str, options: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    options
+        .into_iter()
+        .map(|o| (strsim::normalized_damerau_levenshtein(&got.to_ascii_lowercase(), o), o))
+        .filter(|(score, _)| *score >= SUGGEST_SIMILARITY)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, o)| o)
+}
+
+/// Append "did you mean `x`?" to toml's "unknown field `y`, expected one of `a`, `b`" messages.
+fn with_suggestion(msg: &str) -> String {
+    let Some(rest) = msg.split("unknown field `").nth(1) else { return msg.to_string() };
+    let Some((got, expected)) = rest.split_once('`') else { return msg.to_string() };
+    let expected = expected.lines().next().unwrap_or("");
+    let options = expected.split('`').skip(1).step_by(2);
+    match closest(got, options) {
+        Some(o) => format!("{msg}\n    did you mean `{o}`?"),
+        None => msg.to_string(),
+    }
 }
 
 impl RawPipeline {
@@ -137,7 +163,10 @@ impl Problems {
             Some((_, t)) => *t,
             None => {
                 let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
-                self.push(key, format!("got {v:?}, expected one of {}", names.join(", ")));
+                let hint = closest(v, options.iter().map(|(n, _)| *n))
+                    .map(|o| format!(" (did you mean {o:?}?)"))
+                    .unwrap_or_default();
+                self.push(key, format!("got {v:?}, expected one of {}{hint}", names.join(", ")));
                 default
             }
         }
@@ -357,8 +386,20 @@ fn validate_output(o: &RawOutput, image: &ImagePlan, channels: usize, p: &mut Pr
             Compression::None
         }
     };
+    let tensor_layout = p.choice(
+        "output.tensor_layout",
+        o.tensor_layout.as_deref(),
+        TensorLayout::Binary,
+        &[("binary", TensorLayout::Binary), ("nested", TensorLayout::Nested)],
+    );
+    if tensor_layout == TensorLayout::Nested && format != OutputFormat::Parquet {
+        p.push(
+            "output.tensor_layout",
+            "\"nested\" applies to parquet; arrow output always uses arrow.fixed_shape_tensor",
+        );
+    }
     let overwrite = o.overwrite.unwrap_or(false);
-    OutputPlan { root, s3, format, shard_rows, row_group_rows, compression, overwrite }
+    OutputPlan { root, s3, format, shard_rows, row_group_rows, compression, tensor_layout, overwrite }
 }
 
 fn validate_run(r: &RawRun, p: &mut Problems) -> RunPlan {

@@ -127,6 +127,24 @@ impl OutputFormat {
     }
 }
 
+/// How Parquet stores the `image` and `mask` tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TensorLayout {
+    /// Raw C-order bytes in `FixedSizeBinary` (fastest to write and read with NumPy).
+    Binary,
+    /// Nested fixed-size lists (`[H][W]`, `[C][H][W]`): what Hugging Face `datasets` loads as
+    /// `Array2D`/`Array3D` and DuckDB as typed arrays; slower to write.
+    Nested,
+}
+
+impl TensorLayout {
+    /// The default layout (kept out of the canonical configuration so that it stays stable).
+    pub fn is_binary(&self) -> bool {
+        *self == TensorLayout::Binary
+    }
+}
+
 /// Shard compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "codec")]
@@ -269,6 +287,9 @@ pub struct OutputPlan {
     pub row_group_rows: usize,
     /// Codec.
     pub compression: Compression,
+    /// Parquet tensor layout.
+    #[serde(skip_serializing_if = "TensorLayout::is_binary")]
+    pub tensor_layout: TensorLayout,
     /// Replace an existing complete dataset.
     #[serde(skip)]
     pub overwrite: bool,

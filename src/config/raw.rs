@@ -164,6 +164,9 @@ pub struct RawOutput {
     pub row_group_rows: Option<i64>,
     /// `zstd` (default), `lz4`, `snappy` (Parquet only), `none`.
     pub compression: Option<String>,
+    /// Parquet tensor layout: `binary` (default: `FixedSizeBinary` raw bytes) or `nested`
+    /// (fixed-size lists; Hugging Face `datasets` then yields `Array2D`/`Array3D`).
+    pub tensor_layout: Option<String>,
     /// zstd level (1..=22). Default 1.
     pub compression_level: Option<i64>,
     /// Replace a complete dataset already present at the output. Default false.

@@ -169,3 +169,27 @@ fn bad_storage_settings_are_all_reported() {
     let p = problems(&format!("{MINIMAL}[output.s3]\nendpoint = \"http://h:1/bucket\"\n"), &Overrides::default());
     assert!(p[0].contains("s3:// root"), "{p:?}");
 }
+
+#[test]
+fn typos_in_keys_and_values_suggest_the_right_one() {
+    let p = problems("[input]\nroot = \"in\"\nformats = \"dicom\"\n[output]\nroot = \"out\"\n", &Overrides::default());
+    assert!(p[0].contains("unknown field `formats`") && p[0].contains("did you mean `format`?"), "{p:?}");
+    let p = problems(&format!("{MINIMAL}[image]\nfilter = \"lanczos\"\n"), &Overrides::default());
+    assert!(p[0].contains("did you mean \"lanczos3\"?"), "{p:?}");
+    let o = Overrides { set: vec!["output.shard_row=3".into()], ..Overrides::default() };
+    let p = problems(MINIMAL, &o);
+    assert!(p[0].contains("did you mean `shard_rows`?"), "{p:?}");
+    let p = problems(&format!("{MINIMAL}[image]\nzzz = 1\n"), &Overrides::default());
+    assert!(!p[0].contains("did you mean"), "no suggestion for a key unlike any: {p:?}");
+}
+
+#[test]
+fn nested_tensor_layout_is_parquet_only_and_outside_the_default_canonical_config() {
+    let plan = parse_ok(MINIMAL);
+    assert!(!plan.canonical_json().contains("tensor_layout"), "default layout keeps old config hashes");
+    let nested = parse_ok(&MINIMAL.replace("root = \"out\"", "root = \"out\"\ntensor_layout = \"nested\""));
+    assert!(nested.canonical_json().contains("\"tensor_layout\":\"nested\""));
+    let text = MINIMAL.replace("root = \"out\"", "root = \"out\"\nformat = \"arrow\"\ntensor_layout = \"nested\"");
+    let p = problems(&text, &Overrides::default());
+    assert!(p[0].contains("output.tensor_layout"), "{p:?}");
+}

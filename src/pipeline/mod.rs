@@ -11,6 +11,7 @@ pub mod journal;
 pub mod partition;
 pub mod report;
 mod split;
+pub mod view;
 
 use crate::config::Plan;
 use crate::error::{Error, Result};
@@ -129,6 +130,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     }
     let manifest = Manifest { splits, ..header };
     tidy_data_dir(&output, &manifest.splits).await?;
+    output.put(crate::sink::card::FILE, crate::sink::card::render(&manifest, &plan).into_bytes()).await?;
     output.put(MANIFEST, manifest.to_bytes()).await?;
     write_report(&output, RUN_REPORT, &report).await?;
     Ok(RunOutcome { manifest, report, output: shown, already_complete: false, partition: None })
@@ -234,7 +236,8 @@ async fn run_splits(ctx: &Ctx, annotations: &[Vec<Entry>], opts: RunOptions) -> 
 
 fn spawn_ticker(progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(report::LOG_INTERVAL);
+        let mut tick = tokio::time::interval(view::log_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         tick.tick().await;
         loop {
             tick.tick().await;

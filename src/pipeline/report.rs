@@ -1,24 +1,69 @@
 //! Progress counters and the run report (`run_report.json`).
 //!
 //! Everything that varies between runs (timings, throughput, concurrency) lives here and
-//! never in the manifest. Progress is logged as plain lines every [`LOG_INTERVAL`], which
-//! reads well both in a terminal and in CI or Kubernetes logs.
+//! never in the manifest. How progress is shown (bars, plain lines, nothing) is decided in
+//! [`super::view`]; the counters here feed both.
 
+use super::view::{self, human_duration, Mode};
 use crate::sink::manifest::RejectRecord;
 use crate::transform::StageTimes;
+use indicatif::ProgressBar;
 use serde::Serialize;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// How often progress lines are logged.
-pub const LOG_INTERVAL: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug)]
 struct SplitCounters {
     name: String,
     inputs: usize,
     rows: usize,
     rejected: usize,
+    started: Instant,
+    bar: Option<ProgressBar>,
+}
+
+impl SplitCounters {
+    fn done(&self) -> usize {
+        self.rows + self.rejected
+    }
+
+    /// One plain progress line: done/total, rate, ETA, rejects.
+    fn line(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = self.done() as f64 / secs.max(1e-9);
+        let left = self.inputs - self.done().min(self.inputs);
+        let eta = if rate > 0.0 { human_duration(left as f64 / rate) } else { "?".into() };
+        format!(
+            "{}: {}/{} images ({:.0}%), {:.1} images/s, ETA {eta}, {} rejected",
+            self.name,
+            self.done(),
+            self.inputs,
+            100.0 * self.done() as f64 / self.inputs.max(1) as f64,
+            rate,
+            self.rejected
+        )
+    }
+
+    /// Count one finished input; closes the bar and logs when the split is complete.
+    fn tick(&mut self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+            let rate = self.done() as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            b.set_message(view::bar_message(rate, self.rejected));
+        }
+        if self.done() == self.inputs {
+            self.finish();
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish();
+        }
+        if view::mode() == Mode::Lines {
+            tracing::info!("{} in {}", self.line(), human_duration(self.started.elapsed().as_secs_f64()));
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -57,8 +102,15 @@ impl Progress {
 
     /// A split begins with `inputs` inputs.
     pub fn start_split(&self, name: &str, inputs: usize) {
-        self.with(|s| s.splits.push(SplitCounters { name: name.into(), inputs, ..Default::default() }));
-        tracing::info!(split = name, inputs, "processing split");
+        if view::mode() != Mode::Bars {
+            tracing::info!(split = name, inputs, "processing split");
+        }
+        let bar = view::split_bar(name, inputs);
+        let mut c = SplitCounters { name: name.into(), inputs, rows: 0, rejected: 0, started: Instant::now(), bar };
+        if inputs == 0 {
+            c.finish();
+        }
+        self.with(|s| s.splits.push(c));
     }
 
     /// A row reached the sink.
@@ -68,6 +120,7 @@ impl Progress {
             s.stages += times;
             if let Some(c) = s.splits.last_mut() {
                 c.rows += 1;
+                c.tick();
             }
         });
     }
@@ -88,6 +141,7 @@ impl Progress {
             if let Some(c) = s.splits.last_mut() {
                 c.rows += rows;
                 c.rejected += rejected;
+                c.tick();
             }
             s.rejected += rejected;
             s.rejected
@@ -112,24 +166,17 @@ impl Progress {
 
     /// Images done so far (rows + rejects) over all splits.
     pub fn done(&self) -> usize {
-        self.with(|s| s.splits.iter().map(|c| c.rows + c.rejected).sum())
+        self.with(|s| s.splits.iter().map(SplitCounters::done).sum())
     }
 
-    /// Log one progress line for the current split.
+    /// Log one plain progress line for the split in progress (only in [`Mode::Lines`]).
     pub fn log_line(&self) {
-        let elapsed = self.started.elapsed().as_secs_f64();
-        let done = self.done();
+        if view::mode() != Mode::Lines {
+            return;
+        }
         self.with(|s| {
-            if let Some(c) = s.splits.last() {
-                let rate = done as f64 / elapsed.max(1e-9);
-                tracing::info!(
-                    "{}: {}/{} images, {} rejected, {:.1} images/s overall",
-                    c.name,
-                    c.rows + c.rejected,
-                    c.inputs,
-                    c.rejected,
-                    rate
-                );
+            if let Some(c) = s.splits.last().filter(|c| c.done() < c.inputs) {
+                tracing::info!("{}", c.line());
             }
         });
     }

@@ -69,16 +69,27 @@ fn tensor(
         (OutputFormat::Parquet, DataType::FixedSizeBinary(size)) => {
             Ok(Arc::new(FixedSizeBinaryArray::try_new(*size, buf, None)?))
         }
-        (OutputFormat::Arrow, DataType::FixedSizeList(item, n)) => {
+        (_, t @ DataType::FixedSizeList(..)) => {
             let len = total / dtype.size();
             let values: ArrayRef = match dtype {
                 DType::Uint8 => Arc::new(UInt8Array::new(buf.into(), None)),
                 DType::Uint16 => Arc::new(UInt16Array::new(arrow::buffer::ScalarBuffer::new(buf, 0, len), None)),
                 DType::Float32 => Arc::new(Float32Array::new(arrow::buffer::ScalarBuffer::new(buf, 0, len), None)),
             };
-            Ok(Arc::new(FixedSizeListArray::try_new(item.clone(), *n, values, None)?))
+            nest(values, t)
         }
         (_, t) => Err(ArrowError::SchemaError(format!("column {name}: unexpected type {t}"))),
+    }
+}
+
+/// Wrap flat tensor values in the (possibly nested) fixed-size list type `t`, without copying.
+fn nest(values: ArrayRef, t: &DataType) -> Result<ArrayRef, ArrowError> {
+    match t {
+        DataType::FixedSizeList(item, n) => {
+            let inner = nest(values, item.data_type())?;
+            Ok(Arc::new(FixedSizeListArray::try_new(item.clone(), *n, inner, None)?))
+        }
+        _ => Ok(values),
     }
 }
 

@@ -7,6 +7,7 @@
 //! shards be rebuilt independently with identical bytes.
 
 pub mod batch;
+pub mod card;
 pub mod manifest;
 pub mod schema;
 pub mod shard;

@@ -6,7 +6,7 @@
 //! Arrow IPC stores them as the canonical `arrow.fixed_shape_tensor` extension type over a
 //! `FixedSizeList`, which pyarrow reads back as a `FixedShapeTensorArray`.
 
-use crate::config::{DType, OutputFormat, Plan};
+use crate::config::{DType, OutputFormat, Plan, TensorLayout};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +25,14 @@ fn arrow_dtype(d: DType) -> DataType {
     }
 }
 
-fn tensor_field(name: &str, shape: &[usize], dtype: DType, format: OutputFormat, extra: &[(&str, String)]) -> Field {
+/// The nested fixed-size list type of a tensor of `shape` (`[H][W]` → `FixedSizeList<FixedSizeList<T, W>, H>`).
+pub fn nested_type(shape: &[usize], dtype: DType) -> DataType {
+    shape.iter().rev().fold(arrow_dtype(dtype), |inner, &n| {
+        DataType::FixedSizeList(Arc::new(Field::new("item", inner, false)), n as i32)
+    })
+}
+
+fn tensor_field(name: &str, shape: &[usize], dtype: DType, plan: &Plan, extra: &[(&str, String)]) -> Field {
     let n: usize = shape.iter().product();
     let shape_json = serde_json::to_string(shape).expect("shape serialises");
     let mut md: HashMap<String, String> = HashMap::from([
@@ -34,7 +41,8 @@ fn tensor_field(name: &str, shape: &[usize], dtype: DType, format: OutputFormat,
         ("cxrshard.order".to_string(), "C, little-endian".to_string()),
     ]);
     md.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let data_type = match format {
+    let data_type = match plan.output.format {
+        OutputFormat::Parquet if plan.output.tensor_layout == TensorLayout::Nested => nested_type(shape, dtype),
         OutputFormat::Parquet => DataType::FixedSizeBinary((n * dtype.size()) as i32),
         OutputFormat::Arrow => {
             md.insert("ARROW:extension:name".into(), "arrow.fixed_shape_tensor".into());
@@ -57,7 +65,6 @@ pub fn rib_fields() -> Fields {
 /// The schema of every shard of a plan.
 pub fn schema(plan: &Plan) -> SchemaRef {
     let (image_shape, mask_shape) = shapes(plan);
-    let fmt = plan.output.format;
     let labels = serde_json::to_string(&plan.labels).expect("labels serialise");
     let utf8 = |n: &str, null| Field::new(n, DataType::Utf8, null);
     let list_item = |t: DataType| DataType::List(Arc::new(Field::new("item", t, true)));
@@ -65,8 +72,8 @@ pub fn schema(plan: &Plan) -> SchemaRef {
         utf8("image_id", false),
         utf8("split", false),
         utf8("source", false),
-        tensor_field("image", &image_shape, plan.image.dtype, fmt, &[]),
-        tensor_field("mask", &mask_shape, DType::Uint8, fmt, &[("cxrshard.labels", labels)]),
+        tensor_field("image", &image_shape, plan.image.dtype, plan, &[]),
+        tensor_field("mask", &mask_shape, DType::Uint8, plan, &[("cxrshard.labels", labels)]),
         Field::new("labels_present", list_item(DataType::Utf8), false),
         Field::new("ribs", list_item(DataType::Struct(rib_fields())), false),
         Field::new("orig_height", DataType::Int32, false),

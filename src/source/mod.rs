@@ -1,6 +1,7 @@
 //! Inputs: annotation files, image path resolution and image decoders.
 
 pub mod annotations;
+pub mod check;
 pub mod decode;
 pub mod image;
 

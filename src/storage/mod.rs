@@ -194,6 +194,21 @@ impl Location {
         }
     }
 
+    /// Every object under this location, as paths relative to it (sorted).
+    pub async fn list(&self) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let metas: Vec<_> =
+            self.store.list(prefix).try_collect().await.map_err(|source| self.error(&self.display, source))?;
+        let skip = self.prefix.parts().count();
+        let mut out: Vec<String> = metas
+            .iter()
+            .map(|m| m.location.parts().skip(skip).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Paths (relative to this location) of the objects directly inside folder `rel_dir`.
     pub async fn list_dir(&self, rel_dir: &str) -> Result<Vec<String>> {
         let dir = self.path(rel_dir).map_err(Error::Output)?;

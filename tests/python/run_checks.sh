@@ -62,4 +62,16 @@ echo "-- deployment files (Kubernetes Indexed Job, merge Job)"
 "$PY" "$ROOT/tests/python/check_deploy.py"
 echo "-- docker-compose.yml (MinIO) against pipelines/minio.toml"
 "$PY" "$ROOT/tests/python/check_compose.py" "$ROOT/docker-compose.yml" "$ROOT/pipelines/minio.toml"
+echo "-- consumers: examples/ Dataset (pyarrow), DuckDB, Hugging Face datasets; both Parquet tensor layouts"
+"$BIN" -q run "$ROOT/pipelines/vindr-ribcxr-dicom.toml" --input "$WORK/dicom" --output "$WORK/out-nested" --set output.shard_rows=3 --set output.tensor_layout=nested
+"$PY" "$ROOT/tests/python/check_consumers.py" --binary "$WORK/out-parquet" --nested "$WORK/out-nested" --cache "$WORK/hf-cache"
+"$PY" "$ROOT/examples/torch_dataset.py" "$WORK/out-parquet" validation
+(cd "$WORK/out-parquet" && "$PY" -c "
+import duckdb
+con = duckdb.connect()
+stmts = [s for s in open('$ROOT/examples/duckdb_query.sql').read().split(';') if s.strip()]
+results = [con.execute(s).fetchall() for s in stmts]
+assert len(results) == 3 and sum(n for _, n in results[0]) == 10, results[0]
+print('examples/duckdb_query.sql:', results[0], '|', len(results[2]), 'labels')
+")
 echo "python checks: all passed"

@@ -1,0 +1,119 @@
+//! The Hugging Face dataset card (`README.md` at the output root).
+//!
+//! Its YAML header holds `configs` (one `data_files` glob per split, so
+//! `datasets.load_dataset(OUTPUT)` finds the splits in pipeline order) and `dataset_info`
+//! (features and split sizes), so the dataset loads with no code. Like the manifest it is
+//! a pure function of the manifest and plan: no timestamps, hosts or absolute paths.
+//!
+//! What `datasets` yields per tensor layout (checked by `tests/python`): Parquet `binary`
+//! → `bytes` of `H·W·itemsize` per row; Parquet `nested` → `Array2D`/`Array3D`; Arrow IPC
+//! (`arrow.fixed_shape_tensor`) has no `datasets` equivalent, so that card states it.
+
+use super::manifest::Manifest;
+use crate::config::{OutputFormat, Plan, TensorLayout};
+use std::fmt::Write;
+
+/// File name of the card at the output root.
+pub const FILE: &str = "README.md";
+
+/// The card's text.
+pub fn render(m: &Manifest, plan: &Plan) -> String {
+    let mut y = String::from("---\nconfigs:\n- config_name: default\n  data_files:\n");
+    for s in &m.splits {
+        let _ = write!(y, "  - split: {}\n    path: data/{}-*.{}\n", s.name, s.name, m.output_format);
+    }
+    y.push_str("dataset_info:\n");
+    if plan.output.format == OutputFormat::Parquet {
+        y.push_str("  features:\n");
+        for (name, ty) in features(m, plan.output.tensor_layout) {
+            let _ = writeln!(y, "  - name: {name}\n{ty}");
+        }
+    }
+    y.push_str("  splits:\n");
+    for s in &m.splits {
+        let _ = write!(y, "  - name: {}\n    num_bytes: {}\n    num_examples: {}\n", s.name, s.bytes, s.rows);
+    }
+    let total: u64 = m.splits.iter().map(|s| s.bytes).sum();
+    let _ = write!(y, "  download_size: {total}\n  dataset_size: {total}\n---\n\n");
+    y + &body(m, plan)
+}
+
+/// `(name, indented YAML type lines)` per column, in schema order.
+fn features(m: &Manifest, layout: TensorLayout) -> Vec<(&'static str, String)> {
+    let dtype = |t: &str| format!("    dtype: {t}");
+    let list = |t: &str| format!("    list: {t}");
+    let tensor = |shape: &[usize], dt: &str| match layout {
+        TensorLayout::Binary => dtype("binary"),
+        TensorLayout::Nested => {
+            let kind = if shape.len() == 2 { "array2_d" } else { "array3_d" };
+            let dims: Vec<String> = shape.iter().map(|d| format!("        - {d}")).collect();
+            format!("    dtype:\n      {kind}:\n        shape:\n{}\n        dtype: {dt}", dims.join("\n"))
+        }
+    };
+    let ribs = "    list:\n    - name: label\n      dtype: string\n    - name: polygon\n      list: float64\n    - name: bbox\n      list: int32\n      length: 4";
+    vec![
+        ("image_id", dtype("string")),
+        ("split", dtype("string")),
+        ("source", dtype("string")),
+        ("image", tensor(&m.image.shape, &m.image.dtype)),
+        ("mask", tensor(&m.mask.shape, &m.mask.dtype)),
+        ("labels_present", list("string")),
+        ("ribs", ribs.to_string()),
+        ("orig_height", dtype("int32")),
+        ("orig_width", dtype("int32")),
+        ("scale_x", dtype("float64")),
+        ("scale_y", dtype("float64")),
+        ("pad_x", dtype("int32")),
+        ("pad_y", dtype("int32")),
+        ("window_center", dtype("float64")),
+        ("window_width", dtype("float64")),
+        ("window_source", dtype("string")),
+        ("voi_function", dtype("string")),
+        ("photometric", dtype("string")),
+    ]
+}
+
+fn body(m: &Manifest, plan: &Plan) -> String {
+    let (img, mask) = (&m.image, &m.mask);
+    let mut b = String::from("# Rib segmentation shards (cxrshard)\n\n");
+    let _ = writeln!(
+        b,
+        "Chest X-rays with one binary mask channel per rib, written by {} {}.\n\n\
+         - `image`: `{:?}` `{}`; `mask`: `{:?}` `uint8` (0/1), channels in this order: {}\n\
+         - splits: {}\n\
+         - pipeline configuration sha256: `{}` (full settings and every rejected input: `manifest.json`)\n",
+        m.tool.name,
+        m.tool.version,
+        img.shape,
+        img.dtype,
+        mask.shape,
+        m.labels.join(", "),
+        m.splits.iter().map(|s| format!("{} ({} rows)", s.name, s.rows)).collect::<Vec<_>>().join(", "),
+        m.config_sha256,
+    );
+    let shape = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    let load = match (plan.output.format, plan.output.tensor_layout) {
+        (OutputFormat::Parquet, TensorLayout::Binary) => format!(
+            "```python\nimport datasets, numpy as np\nds = datasets.load_dataset(\"path/to/this/folder\")\n\
+             row = ds[\"train\"][0]\nimage = np.frombuffer(row[\"image\"], np.{}).reshape({})\n\
+             mask = np.frombuffer(row[\"mask\"], np.uint8).reshape({})\n```\n\n\
+             `image` and `mask` load as raw bytes (C order, little-endian); reshape them as above.\n",
+            img.dtype,
+            shape(&img.shape),
+            shape(&mask.shape)
+        ),
+        (OutputFormat::Parquet, TensorLayout::Nested) => "```python\nimport datasets, numpy as np\n\
+             ds = datasets.load_dataset(\"path/to/this/folder\").with_format(\"numpy\")\n\
+             image, mask = ds[\"train\"][0][\"image\"], ds[\"train\"][0][\"mask\"]\n```\n\n\
+             `image` and `mask` load as `Array2D`/`Array3D` (NumPy format widens integers to int64 unless \
+             `with_format(\"numpy\", dtype=np.uint8)`).\n"
+            .to_string(),
+        (OutputFormat::Arrow, _) => {
+            "These are Arrow IPC files with `arrow.fixed_shape_tensor` columns: read them with \
+             pyarrow (`pa.ipc.open_file(...).read_all()`). Hugging Face `datasets` has no equivalent of that type; \
+             write Parquet (`output.format = \"parquet\"`) to load with `datasets.load_dataset`.\n"
+                .to_string()
+        }
+    };
+    b + "## Loading\n\n" + &load
+}

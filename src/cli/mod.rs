@@ -1,7 +1,9 @@
 //! The `cxrshard` command line: one file per subcommand. Raw arguments become library
 //! settings (a validated plan, synth options) in one step; the library does the work.
 
+mod decode;
 mod demo;
+mod npy;
 mod run;
 mod synth;
 
@@ -41,6 +43,11 @@ enum Command {
         after_help = "Examples:\n  cxrshard run pipelines/vindr-ribcxr-dicom.toml --input /data/ribcxr --output /data/shards\n  cxrshard run pipelines/demo.toml --set image.size=[256,256] --set output.format=arrow"
     )]
     Run(run::Args),
+    /// Decode one image through the same chain as `run` and write it as .npy or .png.
+    #[command(
+        after_help = "Examples:\n  cxrshard decode scan.dcm --out scan.npy --size native\n  cxrshard decode scan.dcm --out scan.png --size 1024x1024 --window 40,400\n  cxrshard decode scan.dcm --out stored.npy --raw"
+    )]
+    Decode(decode::Args),
     /// Generate a synthetic dataset (if absent) and run the demo pipeline on it.
     #[command(after_help = "Example:\n  cxrshard demo --workdir /tmp/cxrshard-demo")]
     Demo(demo::Args),
@@ -53,6 +60,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Synth(a) => synth::run(a),
         Command::Run(a) => run::run(a),
+        Command::Decode(a) => decode::run(a),
         Command::Demo(a) => demo::run(a),
     };
     match result {

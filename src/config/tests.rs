@@ -97,3 +97,15 @@ fn canonical_config_ignores_locations_and_concurrency() {
     let c = parse(MINIMAL, "t", &Overrides { set: vec!["image.dtype=uint16".into()], ..Default::default() }).unwrap();
     assert_ne!(a.canonical_json(), c.canonical_json());
 }
+
+#[test]
+fn multiframe_and_colour_policies_default_and_validate() {
+    let plan = parse_ok(MINIMAL);
+    assert_eq!((plan.image.multiframe, plan.image.color), (MultiFrame::First, ColorPolicy::Reject));
+    let plan = parse_ok(&format!("{MINIMAL}[image]\nmultiframe = \"reject\"\ncolor = \"luma\"\n"));
+    assert_eq!((plan.image.multiframe, plan.image.color), (MultiFrame::Reject, ColorPolicy::Luma));
+    let p = problems(&format!("{MINIMAL}[image]\nmultiframe = \"all\"\ncolor = \"rgb\"\n"), &Overrides::default());
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p[0].contains("image.multiframe") && p[0].contains("\"first\""), "{p:?}");
+    assert!(p[1].contains("image.color") && p[1].contains("\"luma\""), "{p:?}");
+}

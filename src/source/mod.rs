@@ -1,7 +1,9 @@
 //! Inputs: annotation files, image path resolution and image decoders.
 
 pub mod annotations;
+mod colour;
 pub mod decode;
+pub mod header;
 pub mod image;
 
 use crate::config::{InputFormat, InputPlan, SplitPlan};

@@ -12,7 +12,7 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tests/python/requirements.txt"
 PY="$VENV/bin/python"
 
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bins --example fillpoly
 BIN="$ROOT/target/release/cxrshard"
 rm -rf "$WORK" && mkdir -p "$WORK"
 
@@ -58,4 +58,13 @@ assert images.shape == (t.num_rows, H, W) and masks.shape == (t.num_rows, C, H, 
 assert not images.flags.owndata, "np.frombuffer must be a view, not a copy"
 print("README one-liner:", images.shape, images.dtype, masks.shape, masks.dtype)
 PYEOF
+echo "-- DICOM parity with pydicom (its own test files; CXR-sized files re-encoded by dcmtk and GDCM)"
+"$PY" "$ROOT/tests/python/check_dicom_parity.py" --bin "$BIN" --synth "$WORK/dicom" --work "$WORK/parity"
+
+echo "-- polygon fill parity with cv2.fillPoly"
+"$PY" "$ROOT/tests/python/check_fillpoly.py" --driver "$ROOT/target/release/examples/fillpoly" --n 700
+
+echo "-- resize quality vs cv2.INTER_AREA"
+"$PY" "$ROOT/tests/python/check_resize.py" --bin "$BIN" --synth "$WORK/dicom" --work "$WORK/resize"
+
 echo "python checks: all passed"

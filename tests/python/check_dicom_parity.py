@@ -322,8 +322,8 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     checked = pydicom_files(a.bin, a.work)
-    if checked < 18:
-        fail(f"only {checked} pydicom greyscale files were compared, expected at least 18")
+    if checked < 16:  # pydicom 3.0.2 ships 16 greyscale files in syntaxes cxrshard decodes
+        fail(f"only {checked} pydicom greyscale files were compared, expected at least 16")
     cxr_sized(a.bin, a.synth, a.work)
     if FAILURES:
         print(f"{len(FAILURES)} DICOM parity failures")

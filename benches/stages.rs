@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cxrshard::config::{self, Overrides, Plan};
 use cxrshard::sink::{batch, schema, shard::parquet_properties, Row};
 use cxrshard::source::annotations::Polygon;
-use cxrshard::source::decode::decode_dicom;
+use cxrshard::source::decode::{decode_dicom, DecodeOptions};
 use cxrshard::synth::{self, SynthOptions};
 use cxrshard::transform::{masks, process, resize, window};
 use std::hint::black_box;
@@ -44,13 +44,14 @@ fn sample() -> (Vec<u8>, Vec<Option<Polygon>>) {
 fn stages(c: &mut Criterion) {
     let plan = plan();
     let (bytes, polys) = sample();
-    let src = decode_dicom(&bytes).unwrap();
+    let opts = DecodeOptions::from_plan(&plan.image);
+    let src = decode_dicom(&bytes, &opts).unwrap();
     let (plane, _) = window::apply(&src, &plan.image).unwrap();
     let (_, geometry) = resize::resize(&plane, src.width, src.height, &plan.image).unwrap();
     let mut g = c.benchmark_group("stage");
     g.sample_size(20);
     g.throughput(Throughput::Elements(1));
-    g.bench_function("decode", |b| b.iter(|| decode_dicom(black_box(&bytes)).unwrap()));
+    g.bench_function("decode", |b| b.iter(|| decode_dicom(black_box(&bytes), &opts).unwrap()));
     g.bench_function("window", |b| b.iter(|| window::apply(black_box(&src), &plan.image).unwrap()));
     g.bench_function("resize", |b| {
         b.iter(|| resize::resize(black_box(&plane), src.width, src.height, &plan.image).unwrap())

@@ -1,8 +1,8 @@
 //! Property tests for the pure core: arbitrary input never panics, outputs stay in range.
 
-use cxrshard::config::{DType, Filter, ImagePlan, Normalize, ResizeMode, WindowChoice};
+use cxrshard::config::{ColorPolicy, DType, Filter, ImagePlan, MultiFrame, Normalize, ResizeMode, WindowChoice};
 use cxrshard::source::annotations;
-use cxrshard::source::decode::{decode_dicom, decode_raster};
+use cxrshard::source::decode::{decode_dicom, decode_raster, DecodeOptions};
 use cxrshard::source::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction};
 use cxrshard::transform::resize::Geometry;
 use cxrshard::transform::{masks, window};
@@ -37,12 +37,13 @@ proptest! {
 
     #[test]
     fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        let _ = decode_dicom(&bytes);
+        let opts = DecodeOptions { multiframe: MultiFrame::First, color: ColorPolicy::Luma };
+        let _ = decode_dicom(&bytes, &opts);
         let _ = decode_raster(&bytes);
         let mut dicm = vec![0u8; 128];
         dicm.extend_from_slice(b"DICM");
         dicm.extend_from_slice(&bytes);
-        let _ = decode_dicom(&dicm);
+        let _ = decode_dicom(&dicm, &opts);
     }
 
     #[test]
@@ -80,13 +81,14 @@ proptest! {
             bits_stored, signed,
             photometric: if mono1 { Photometric::Monochrome1 } else { Photometric::Monochrome2 },
             rescale: Some((slope, intercept)), windows: vec![(center, width)], voi_function: function,
-            kind: SourceKind::Dicom, transfer_syntax: None,
+            kind: SourceKind::Dicom, transfer_syntax: None, luts: Default::default(),
         };
         for dtype in [DType::Uint8, DType::Uint16, DType::Float32] {
             let plan = ImagePlan {
                 height: 1, width: 1, resize: ResizeMode::Stretch, filter: Filter::Area, dtype,
                 window: if minmax { WindowChoice::MinMax } else { WindowChoice::File }, window_index: 0,
                 normalize: if minmax { Normalize::MinMax } else { Normalize::None },
+                multiframe: MultiFrame::First, color: ColorPolicy::Reject,
             };
             let (plane, _) = window::apply(&img, &plan).unwrap();
             if let window::Plane::F32(v) = plane {

@@ -119,7 +119,7 @@ fn every_bad_input_is_rejected_with_a_reason_and_every_good_one_is_a_row() {
         ("zero_rows.dcm", "decode", "image is 0x100"),
         ("absurd.dcm", "decode", "65535x65535"),
         ("unknown_ts.dcm", "decode", "1.2.840.10008.9.9.9"),
-        ("colour.dcm", "decode", "only greyscale"),
+        ("colour.dcm", "decode", "colour image"),
         ("corrupt.png", "decode", "image"),
         ("missing.dcm", "read", "not found"),
         ("two_points.dcm", "annotation", "2 point(s), expected at least 3"),

@@ -1,9 +1,11 @@
 //! The `cxrshard` command line: one file per subcommand. Raw arguments become library
 //! settings (a validated plan, synth options) in one step; the library does the work.
 
+mod decode;
 mod demo;
 mod inspect;
 mod merge;
+mod npy;
 mod preview;
 mod run;
 mod synth;
@@ -67,6 +69,11 @@ enum Command {
         after_help = "One image at full size with --id, else a contact sheet of the first --n rows.\n\nExamples:\n  cxrshard preview /data/shards --n 16 --out sheet.png\n  cxrshard preview /data/shards --split validation --id VinDr_RibCXR_val_003 --out one.png"
     )]
     Preview(preview::Args),
+    /// Decode one image through the same chain as `run` and write it as .npy or .png.
+    #[command(
+        after_help = "Examples:\n  cxrshard decode scan.dcm --out scan.npy --size native\n  cxrshard decode scan.dcm --out scan.png --size 1024x1024 --window 40,400\n  cxrshard decode scan.dcm --out stored.npy --raw"
+    )]
+    Decode(decode::Args),
     /// Generate a synthetic dataset (if absent) and run the demo pipeline on it.
     #[command(after_help = "Example:\n  cxrshard demo --workdir /tmp/cxrshard-demo")]
     Demo(demo::Args),
@@ -79,6 +86,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Synth(a) => synth::run(a),
         Command::Run(a) => run::run(a),
+        Command::Decode(a) => decode::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Validate(a) => validate::run(a),

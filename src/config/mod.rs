@@ -318,7 +318,19 @@ fn validate_image(i: &RawImage, p: &mut Problems) -> ImagePlan {
         Normalize::None,
         &[("none", Normalize::None), ("minmax", Normalize::MinMax)],
     );
-    ImagePlan { height, width, resize, filter, dtype, window, window_index, normalize }
+    let multiframe = p.choice(
+        "image.multiframe",
+        i.multiframe.as_deref(),
+        MultiFrame::First,
+        &[("first", MultiFrame::First), ("reject", MultiFrame::Reject)],
+    );
+    let color = p.choice(
+        "image.color",
+        i.color.as_deref(),
+        ColorPolicy::Reject,
+        &[("reject", ColorPolicy::Reject), ("luma", ColorPolicy::Luma)],
+    );
+    ImagePlan { height, width, resize, filter, dtype, window, window_index, normalize, multiframe, color }
 }
 
 fn validate_labels(m: &RawMask, p: &mut Problems) -> Vec<String> {

@@ -107,6 +107,26 @@ pub enum Normalize {
     MinMax,
 }
 
+/// What to do with multi-frame DICOM files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiFrame {
+    /// Use frame 0.
+    First,
+    /// Reject the input.
+    Reject,
+}
+
+/// What to do with colour DICOM files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColorPolicy {
+    /// Reject the input.
+    Reject,
+    /// Convert to grey: `0.299 R + 0.587 G + 0.114 B` (Rec. 601, the Y of YBR_FULL).
+    Luma,
+}
+
 /// Shard file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -268,6 +288,10 @@ pub struct ImagePlan {
     pub window_index: usize,
     /// Post-window normalisation.
     pub normalize: Normalize,
+    /// Multi-frame policy.
+    pub multiframe: MultiFrame,
+    /// Colour policy.
+    pub color: ColorPolicy,
 }
 
 /// `[output]`, resolved.

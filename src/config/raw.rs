@@ -136,6 +136,11 @@ pub struct RawImage {
     /// After windowing: `none` (default) or `minmax` (stretch the windowed image's own
     /// min..max to the full output range, as the Python reference does).
     pub normalize: Option<String>,
+    /// Multi-frame DICOM files: `first` (default: use frame 0) or `reject`.
+    pub multiframe: Option<String>,
+    /// Colour DICOM files (RGB, YBR): `reject` (default) or `luma` (convert to grey with
+    /// Rec. 601 weights, the Y of YBR_FULL).
+    pub color: Option<String>,
 }
 
 /// `[mask]`

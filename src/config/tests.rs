@@ -193,3 +193,15 @@ fn nested_tensor_layout_is_parquet_only_and_outside_the_default_canonical_config
     let p = problems(&text, &Overrides::default());
     assert!(p[0].contains("output.tensor_layout"), "{p:?}");
 }
+
+#[test]
+fn multiframe_and_colour_policies_default_and_validate() {
+    let plan = parse_ok(MINIMAL);
+    assert_eq!((plan.image.multiframe, plan.image.color), (MultiFrame::First, ColorPolicy::Reject));
+    let plan = parse_ok(&format!("{MINIMAL}[image]\nmultiframe = \"reject\"\ncolor = \"luma\"\n"));
+    assert_eq!((plan.image.multiframe, plan.image.color), (MultiFrame::Reject, ColorPolicy::Luma));
+    let p = problems(&format!("{MINIMAL}[image]\nmultiframe = \"all\"\ncolor = \"rgb\"\n"), &Overrides::default());
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p[0].contains("image.multiframe") && p[0].contains("\"first\""), "{p:?}");
+    assert!(p[1].contains("image.color") && p[1].contains("\"luma\""), "{p:?}");
+}

@@ -47,6 +47,7 @@ fn voi_name(f: VoiFunction) -> &'static str {
         VoiFunction::Linear => "LINEAR",
         VoiFunction::LinearExact => "LINEAR_EXACT",
         VoiFunction::Sigmoid => "SIGMOID",
+        VoiFunction::Lut => "LUT",
     }
 }
 

@@ -1,73 +1,201 @@
 //! Image decoders: DICOM through `dicom-object` + `dicom-pixeldata`, rasters through `image`.
 //!
 //! Decoders only read: they return stored values and the allow-listed technical attributes
-//! in a [`SourceImage`]; all display maths (modality LUT, VOI, inversion) lives in
-//! `transform::window`. `dicom-pixeldata` is used without its conversion helpers (which
-//! would apply or skip LUTs and invert MONOCHROME1 on their own) and without rayon, so that
-//! nothing is applied twice and there is no nested thread pool. Every failure is an
-//! [`InputError`] saying what was found and what was expected; nothing here panics on data.
+//! (see [`super::header`]) in a [`SourceImage`]; all display maths (modality LUT, VOI,
+//! inversion, padding) lives in `transform::window`. `dicom-pixeldata` is built without rayon
+//! (no nested thread pool) and only its frame decoder is used, never its conversion helpers
+//! (which would apply or skip LUTs and invert MONOCHROME1 on their own), so nothing is applied
+//! twice. Every failure is an [`InputError`] saying what was found and what was expected,
+//! naming the transfer syntax when a codec is missing or fails; nothing here panics on data.
 
+use super::header::{reject, Colour, Header};
+pub use super::header::{transfer_syntax_name, MAX_PIXELS};
 use super::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction};
-use crate::error::{InputError, Stage};
+use crate::config::{ColorPolicy, ImagePlan, MultiFrame};
+use crate::error::InputError;
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::OpenFileOptions;
 use dicom_pixeldata::PixelDecoder;
 
-/// Largest decoded frame accepted, in pixels (a decompression-bomb guard; 16k x 16k).
-pub const MAX_PIXELS: u64 = 16_384 * 16_384;
+/// The pipeline-file choices a DICOM decoder needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Multi-frame files: frame 0 or reject.
+    pub multiframe: MultiFrame,
+    /// Colour files: reject or convert to grey.
+    pub color: ColorPolicy,
+}
 
-fn reject(reason: impl Into<String>) -> InputError {
-    InputError::new(Stage::Decode, reason)
+impl DecodeOptions {
+    /// The decoder settings of an image plan.
+    pub fn from_plan(plan: &ImagePlan) -> Self {
+        DecodeOptions { multiframe: plan.multiframe, color: plan.color }
+    }
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { multiframe: MultiFrame::First, color: ColorPolicy::Reject }
+    }
 }
 
 /// Decode frame 0 of a DICOM Part 10 file held in memory.
 ///
-/// The header (everything before Pixel Data) is parsed by `dicom-object`. For the native
-/// little-endian transfer syntaxes the samples are then read straight from the file's
-/// bytes; every other case goes through `dicom-pixeldata`'s decoder.
-pub fn decode_dicom(bytes: &[u8]) -> Result<SourceImage, InputError> {
+/// The header (everything before Pixel Data) is parsed by `dicom-object` and checked first, so
+/// colour and multi-frame files are accepted or rejected per `opts` before any decoding. For
+/// greyscale native little-endian files the samples are then read straight from the file's
+/// bytes; every other case goes through `dicom-pixeldata`'s frame decoder.
+pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, InputError> {
     let head = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .read_until(tags::PIXEL_DATA)
         .from_reader(bytes)
-        .map_err(|e| reject(format!("not a readable DICOM Part 10 file: {e}")))?;
+        .map_err(|e| reject(format!("not a readable DICOM Part 10 file: {}", chain(&e))))?;
     let header = Header::read(&head)?;
-    let samples = match native_pixel_range(bytes, &header) {
-        Some(range) => samples_from_bytes(&bytes[range], &header)?,
-        None => decode_with_pixeldata(bytes, &header)?,
+    drop(head);
+    check_policies(&header, opts)?;
+    let mut bits_stored = header.bits_stored;
+    let (samples, photometric) = match header.colour {
+        Colour::Grey(photometric) => {
+            let samples = match native_pixel_range(bytes, &header) {
+                Some(range) => samples_from_bytes(&bytes[range], &header, Endian::Little)?,
+                None => samples_from_bytes(&decode_with_pixeldata(bytes, &header)?.data, &header, Endian::Native)?,
+            };
+            if JPEG_2000.contains(&header.transfer_syntax.as_str()) {
+                bits_stored = j2k_bits(&samples, &header);
+            }
+            (samples, photometric)
+        }
+        Colour::Colour => {
+            let d = decode_with_pixeldata(bytes, &header)?;
+            (super::colour::luma(&d.data, &header, &d.photometric, d.planar)?, Photometric::Monochrome2)
+        }
     };
+    let colour = header.colour == Colour::Colour;
     Ok(SourceImage {
         width: header.cols,
         height: header.rows,
         samples,
-        bits_stored: header.bits_stored,
-        signed: header.signed,
-        photometric: header.photometric,
-        rescale: header.rescale,
+        bits_stored: if colour { header.bits_allocated } else { bits_stored },
+        signed: header.signed && !colour,
+        photometric,
+        rescale: if colour { None } else { header.rescale },
         windows: header.windows,
         voi_function: header.voi_function,
+        luts: if colour { Default::default() } else { header.luts },
         kind: SourceKind::Dicom,
         transfer_syntax: Some(header.transfer_syntax),
     })
 }
 
+fn check_policies(h: &Header, opts: &DecodeOptions) -> Result<(), InputError> {
+    if h.frames > 1 && opts.multiframe == MultiFrame::Reject {
+        return Err(reject(format!(
+            "multi-frame file ({} frames) and image.multiframe = \"reject\" (set \"first\" to use frame 0)",
+            h.frames
+        )));
+    }
+    if h.colour == Colour::Colour && opts.color == ColorPolicy::Reject {
+        return Err(reject(format!(
+            "colour image (PhotometricInterpretation {}, 3 samples per pixel) and image.color = \"reject\" \
+             (set \"luma\" to convert to grey)",
+            h.photometric_name
+        )));
+    }
+    Ok(())
+}
+
+/// Frame 0 as `dicom-pixeldata` decoded it.
+struct Decoded {
+    /// Samples in native byte order.
+    data: Vec<u8>,
+    /// Photometric interpretation of `data`.
+    photometric: String,
+    /// Colour planes one after the other.
+    planar: bool,
+}
+
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
 /// The general path: parse the whole file and let `dicom-pixeldata` decode frame 0.
-fn decode_with_pixeldata(bytes: &[u8], header: &Header) -> Result<Samples, InputError> {
+fn decode_with_pixeldata(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
+    let ts = transfer_syntax_name(&header.transfer_syntax);
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .from_reader(bytes)
-        .map_err(|e| reject(format!("not a readable DICOM Part 10 file: {e}")))?;
+        .map_err(|e| reject(format!("cannot read the data set (transfer syntax {ts}): {}", chain(&e))))?;
     if obj.get(tags::PIXEL_DATA).is_none() {
         return Err(reject("no Pixel Data (7FE0,0010) element"));
     }
-    let decoded = obj.decode_pixel_data_frame(0).map_err(|e| {
-        reject(format!(
-            "cannot decode Pixel Data (transfer syntax {}): {e}",
-            transfer_syntax_name(&header.transfer_syntax)
-        ))
-    })?;
-    samples_from_bytes(decoded.data(), header)
+    // A panicking codec must not take the worker down: it becomes a reject like any error.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data_frame(0)))
+        .map_err(|_| reject(format!("the decoder for transfer syntax {ts} panicked on this file")))?
+        .map_err(|e| {
+            reject(format!("cannot decode Pixel Data (transfer syntax {ts}): {}{}", chain(&e), hint(header)))
+        })?;
+    if decoded.bits_allocated() != header.bits_allocated {
+        return Err(reject(format!(
+            "transfer syntax {ts}: the codec produced {}-bit samples, the header says BitsAllocated {}",
+            decoded.bits_allocated(),
+            header.bits_allocated
+        )));
+    }
+    let encapsulated = obj.get(tags::PIXEL_DATA).is_some_and(|e| e.fragments().is_some());
+    // JPEG-family codecs return RGB; RLE and native frames keep the header's colour model
+    // (`dicom-pixeldata` labels every decoded 3-sample frame RGB).
+    let photometric = if encapsulated && header.transfer_syntax != RLE_LOSSLESS {
+        decoded.photometric_interpretation().as_str().to_string()
+    } else {
+        header.photometric_name.clone()
+    };
+    let planar = !encapsulated && header.planar;
+    Ok(Decoded { data: decoded.into_data(), photometric, planar })
+}
+
+/// An error and its sources, `a: b: c` (codec errors hide the useful part in the source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out = format!("{out}: {msg}");
+        }
+        cur = s.source();
+    }
+    out
+}
+
+const JPEG_2000: [&str; 4] =
+    ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93"];
+
+/// How many low bits of a JPEG 2000 sample are the value. The codec writes each component's
+/// integers at the full allocated width (sign-extended when the codestream is signed), and a lossy
+/// reconstruction may overshoot `BitsStored`, so those values are taken whole, as pydicom does.
+/// A codestream that says unsigned while PixelRepresentation says signed (seen in the wild:
+/// no sample is negative at full width) gets the usual BitsStored sign extension instead.
+fn j2k_bits(samples: &Samples, h: &Header) -> u16 {
+    let any_negative = match samples {
+        Samples::U8(v) => v.iter().any(|&s| (s as i8) < 0),
+        Samples::U16(v) => v.iter().any(|&s| (s as i16) < 0),
+    };
+    if !h.signed || any_negative {
+        h.bits_allocated
+    } else {
+        h.bits_stored
+    }
+}
+
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+
+/// What is missing, for the failures we know the cause of.
+fn hint(h: &Header) -> &'static str {
+    if h.transfer_syntax == JPEG_EXTENDED && h.bits_stored > 8 {
+        " (12-bit lossy JPEG is not supported: the jpeg-decoder codec only implements 8-bit DCT JPEG)"
+    } else {
+        ""
+    }
 }
 
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
@@ -83,7 +211,7 @@ fn native_pixel_range(bytes: &[u8], h: &Header) -> Option<std::ops::Range<usize>
         IMPLICIT_VR_LE => false,
         _ => return None,
     };
-    let need = h.rows as usize * h.cols as usize * (h.bits_allocated as usize / 8);
+    let need = h.rows as usize * h.cols as usize * h.sample_bytes();
     let tag = [0xE0, 0x7F, 0x10, 0x00];
     let u32_at = |i: usize| bytes.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
     (0..bytes.len().saturating_sub(8)).filter(|&i| bytes[i..i + 4] == tag).find_map(|i| {
@@ -100,137 +228,38 @@ fn native_pixel_range(bytes: &[u8], h: &Header) -> Option<std::ops::Range<usize>
     })
 }
 
-/// The allow-listed technical attributes, checked before touching Pixel Data.
-struct Header {
-    rows: u32,
-    cols: u32,
-    bits_allocated: u16,
-    bits_stored: u16,
-    signed: bool,
-    photometric: Photometric,
-    rescale: Option<(f64, f64)>,
-    windows: Vec<(f64, f64)>,
-    voi_function: VoiFunction,
-    transfer_syntax: String,
+/// Byte order of 16-bit samples: the file's own bytes (fast path) or `dicom-pixeldata`'s output.
+#[derive(Clone, Copy)]
+enum Endian {
+    Little,
+    Native,
 }
 
-impl Header {
-    fn read(obj: &DefaultDicomObject) -> Result<Self, InputError> {
-        let transfer_syntax = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
-        let rows = required_int(obj, tags::ROWS, "Rows")?;
-        let cols = required_int(obj, tags::COLUMNS, "Columns")?;
-        let samples_per_pixel = optional_int(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
-        let bits_allocated = required_int(obj, tags::BITS_ALLOCATED, "BitsAllocated")? as u16;
-        let bits_stored = optional_int(obj, tags::BITS_STORED).unwrap_or(bits_allocated as u32) as u16;
-        let signed = optional_int(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
-        let pi = string(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
-        if rows == 0 || cols == 0 || rows as u64 * cols as u64 > MAX_PIXELS {
-            return Err(reject(format!("image is {rows}x{cols}, expected 1..={MAX_PIXELS} pixels")));
-        }
-        let photometric = match (pi.as_str(), samples_per_pixel) {
-            ("MONOCHROME1", 1) => Photometric::Monochrome1,
-            ("MONOCHROME2", 1) => Photometric::Monochrome2,
-            _ => {
-                return Err(reject(format!(
-                    "PhotometricInterpretation {pi:?} with SamplesPerPixel {samples_per_pixel}: only greyscale MONOCHROME1/MONOCHROME2 is supported"
-                )))
-            }
-        };
-        if !(bits_allocated == 8 || bits_allocated == 16) || bits_stored == 0 || bits_stored > bits_allocated {
-            return Err(reject(format!(
-                "BitsAllocated {bits_allocated} / BitsStored {bits_stored}: expected 8 or 16 bits allocated with 1..=allocated bits stored"
-            )));
-        }
-        Ok(Header {
-            rows,
-            cols,
-            bits_allocated,
-            bits_stored,
-            signed,
-            photometric,
-            rescale: rescale(obj)?,
-            windows: windows(obj),
-            voi_function: voi_function(obj),
-            transfer_syntax,
-        })
-    }
-}
-
-fn samples_from_bytes(data: &[u8], h: &Header) -> Result<Samples, InputError> {
+fn samples_from_bytes(data: &[u8], h: &Header, endian: Endian) -> Result<Samples, InputError> {
     let n = h.rows as usize * h.cols as usize;
-    let need = n * (h.bits_allocated as usize / 8);
+    let need = n * h.sample_bytes();
     if data.len() < need {
         return Err(reject(format!(
-            "Pixel Data holds {} bytes, expected at least {need} for {}x{} at {} bits allocated",
+            "Pixel Data holds {} bytes, expected at least {need} for {}x{} at {} bits allocated (transfer syntax {})",
             data.len(),
             h.rows,
             h.cols,
-            h.bits_allocated
+            h.bits_allocated,
+            transfer_syntax_name(&h.transfer_syntax)
         )));
     }
     Ok(match h.bits_allocated {
         8 => Samples::U8(data[..n].to_vec()),
-        _ => Samples::U16(data[..need].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
+        _ => Samples::U16(
+            data[..need]
+                .chunks_exact(2)
+                .map(|c| match endian {
+                    Endian::Little => u16::from_le_bytes([c[0], c[1]]),
+                    Endian::Native => u16::from_ne_bytes([c[0], c[1]]),
+                })
+                .collect(),
+        ),
     })
-}
-
-fn required_int(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<u32, InputError> {
-    let e = obj.get(tag).ok_or_else(|| reject(format!("missing {name} {tag}")))?;
-    e.to_int::<u32>().map_err(|err| reject(format!("{name} {tag}: {err}")))
-}
-
-fn optional_int(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
-    obj.get(tag).and_then(|e| e.to_int::<u32>().ok())
-}
-
-fn string(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<String> {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string())
-}
-
-fn floats(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Vec<f64> {
-    obj.get(tag).and_then(|e| e.to_multi_float64().ok()).unwrap_or_default()
-}
-
-fn rescale(obj: &DefaultDicomObject) -> Result<Option<(f64, f64)>, InputError> {
-    let slope = floats(obj, tags::RESCALE_SLOPE);
-    let intercept = floats(obj, tags::RESCALE_INTERCEPT);
-    if slope.is_empty() && intercept.is_empty() {
-        return Ok(None);
-    }
-    let s = slope.first().copied().unwrap_or(1.0);
-    let i = intercept.first().copied().unwrap_or(0.0);
-    if !s.is_finite() || !i.is_finite() || s == 0.0 {
-        return Err(InputError::new(
-            Stage::Window,
-            format!("RescaleSlope {s} / RescaleIntercept {i}: expected finite values and a non-zero slope"),
-        ));
-    }
-    Ok(Some((s, i)))
-}
-
-fn windows(obj: &DefaultDicomObject) -> Vec<(f64, f64)> {
-    let c = floats(obj, tags::WINDOW_CENTER);
-    let w = floats(obj, tags::WINDOW_WIDTH);
-    c.into_iter().zip(w).filter(|(c, w)| c.is_finite() && w.is_finite() && *w > 0.0).collect()
-}
-
-fn voi_function(obj: &DefaultDicomObject) -> VoiFunction {
-    match string(obj, tags::VOILUT_FUNCTION).as_deref() {
-        Some("LINEAR_EXACT") => VoiFunction::LinearExact,
-        Some("SIGMOID") => VoiFunction::Sigmoid,
-        _ => VoiFunction::Linear,
-    }
-}
-
-/// A readable name for common transfer syntaxes (falls back to the UID).
-pub fn transfer_syntax_name(uid: &str) -> String {
-    use dicom_transfer_syntax_registry::TransferSyntaxIndex;
-    dicom_transfer_syntax_registry::TransferSyntaxRegistry
-        .get(uid)
-        .map(|ts| format!("{} ({uid})", ts.name()))
-        .unwrap_or_else(|| format!("unknown ({uid})"))
 }
 
 /// Decode a raster image (PNG, JPEG, ...) as greyscale: 8- and 16-bit grey are kept as is;
@@ -263,6 +292,7 @@ pub fn decode_raster(bytes: &[u8]) -> Result<SourceImage, InputError> {
         rescale: None,
         windows: Vec::new(),
         voi_function: VoiFunction::Linear,
+        luts: Default::default(),
         kind: SourceKind::Raster,
         transfer_syntax: None,
     })

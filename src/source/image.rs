@@ -57,6 +57,68 @@ pub enum VoiFunction {
     LinearExact,
     /// PS3.3 C.11.2.1.3.1.
     Sigmoid,
+    /// A VOI LUT Sequence item (PS3.3 C.11.2.1.1) was applied instead of a window; the
+    /// recorded centre/width then describe the LUT's input range.
+    Lut,
+}
+
+/// A lookup table from a Modality or VOI LUT Sequence item (PS3.3 C.11.1.1, C.11.2.1.1):
+/// inputs below `first` map to `data[0]`, above the last entry to the last value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lut {
+    /// First input value mapped (LUT Descriptor value 2).
+    pub first: i32,
+    /// Bits per entry (LUT Descriptor value 3): outputs are in `0..2^bits`.
+    pub bits: u16,
+    /// The entries (LUT Descriptor value 1 of them, 0 meaning 65536).
+    pub data: Vec<u16>,
+}
+
+impl Lut {
+    /// Look an input value up, clamping to the table's ends. Fractional inputs (a rescaled
+    /// value) are truncated to the entry below, as pydicom's integer indexing does.
+    pub fn lookup(&self, x: f64) -> f64 {
+        let last = self.data.len().saturating_sub(1) as f64;
+        let i = (x - self.first as f64).clamp(0.0, last) as usize;
+        self.data.get(i).copied().unwrap_or(0) as f64
+    }
+    /// Largest value the descriptor allows: `2^bits − 1`.
+    pub fn max_output(&self) -> f64 {
+        ((1u64 << self.bits.clamp(1, 16)) - 1) as f64
+    }
+}
+
+/// Pixel Padding Value (0028,0120) and optional Pixel Padding Range Limit (0028,0121), as raw
+/// stored bit patterns: samples equal to (or between) them are not part of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Padding {
+    /// Pixel Padding Value.
+    pub value: i32,
+    /// Pixel Padding Range Limit: the other end of an inclusive padding range.
+    pub limit: Option<i32>,
+}
+
+impl Padding {
+    /// Whether a stored value (after masking and sign extension) is padding.
+    pub fn contains(&self, stored: i32) -> bool {
+        match self.limit {
+            Some(l) => (self.value.min(l)..=self.value.max(l)).contains(&stored),
+            None => stored == self.value,
+        }
+    }
+}
+
+/// The display-related attributes beyond window and rescale (all optional in a file).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DisplayLuts {
+    /// Modality LUT Sequence item 0; replaces Rescale Slope/Intercept when present.
+    pub modality: Option<Lut>,
+    /// VOI LUT Sequence items, in file order.
+    pub voi: Vec<Lut>,
+    /// Presentation LUT Shape (2050,0020) is `INVERSE`.
+    pub presentation_inverse: bool,
+    /// Pixel padding, if the file declares it.
+    pub padding: Option<Padding>,
 }
 
 /// Where the image came from, which decides the fallback when no window is given.
@@ -89,6 +151,8 @@ pub struct SourceImage {
     pub windows: Vec<(f64, f64)>,
     /// VOI LUT Function.
     pub voi_function: VoiFunction,
+    /// Modality/VOI LUT sequences, Presentation LUT Shape, pixel padding.
+    pub luts: DisplayLuts,
     /// DICOM or raster.
     pub kind: SourceKind,
     /// Transfer syntax UID for DICOM (technical, allow-listed).

@@ -2,7 +2,9 @@
 
 pub mod annotations;
 pub mod check;
+mod colour;
 pub mod decode;
+pub mod header;
 pub mod image;
 
 use crate::config::{InputFormat, InputPlan, SplitPlan};

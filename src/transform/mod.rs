@@ -6,11 +6,11 @@ pub mod rasterize;
 pub mod resize;
 pub mod window;
 
-use crate::config::Plan;
+use crate::config::{ImagePlan, Plan};
 use crate::error::InputError;
 use crate::source::annotations::Polygon;
-use crate::source::decode::{decode_dicom, decode_raster};
-use crate::source::image::Photometric;
+use crate::source::decode::{decode_dicom, decode_raster, DecodeOptions};
+use crate::source::image::{Photometric, SourceImage};
 use crate::source::Decoder;
 use resize::Geometry;
 use window::AppliedWindow;
@@ -79,10 +79,7 @@ pub fn process(
         dt
     };
     let mut times = StageTimes::default();
-    let src = match decoder {
-        Decoder::Dicom => decode_dicom(bytes)?,
-        Decoder::Raster => decode_raster(bytes)?,
-    };
+    let src = decode(bytes, decoder, &plan.image)?;
     times.decode = lap();
     let (plane, window) = window::apply(&src, &plan.image)?;
     times.window = lap();
@@ -104,6 +101,14 @@ pub fn process(
         clipped_points,
         times,
     })
+}
+
+/// Decode one input with the decoder and pipeline-file choices `run` uses.
+pub fn decode(bytes: &[u8], decoder: Decoder, plan: &ImagePlan) -> Result<SourceImage, InputError> {
+    match decoder {
+        Decoder::Dicom => decode_dicom(bytes, &DecodeOptions::from_plan(plan)),
+        Decoder::Raster => decode_raster(bytes),
+    }
 }
 
 /// Rasterise every label's polygon into its own channel of a `[C, H, W]` 0/1 tensor; also

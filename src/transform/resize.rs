@@ -74,6 +74,15 @@ pub fn resize(plane: &Plane, w: u32, h: u32, plan: &ImagePlan) -> Result<(Vec<u8
     let fail = |e: &dyn std::fmt::Display| {
         InputError::new(Stage::Resize, format!("resizing {w}x{h} to {}x{}: {e}", g.content_width, g.content_height))
     };
+    if (g.content_width, g.content_height) == (w, h) {
+        // Same size: the samples as they are (no filter can improve on identity).
+        let out = match plane {
+            Plane::U8(v) => v.clone(),
+            Plane::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            Plane::F32(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        };
+        return Ok((if (w, h) == (plan.width, plan.height) { out } else { pad(&out, &g, plan, sample) }, g));
+    }
     let src = ImageRef::new(w, h, src_bytes, pt).map_err(|e| fail(&e))?;
     let mut content = aligned_image(g.content_width, g.content_height, pt);
     let options = ResizeOptions::new().resize_alg(algorithm(plan.filter));
@@ -147,6 +156,8 @@ mod tests {
             window: WindowChoice::File,
             window_index: 0,
             normalize: Normalize::None,
+            multiframe: crate::config::MultiFrame::First,
+            color: crate::config::ColorPolicy::Reject,
         }
     }
 

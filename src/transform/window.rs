@@ -1,7 +1,8 @@
 //! The DICOM display chain (PS3.3 C.11), in the standard's order:
-//! stored value (BitsStored mask, sign extension) → modality LUT (rescale slope/intercept) →
-//! VOI window (LINEAR, LINEAR_EXACT or SIGMOID) → MONOCHROME1 inversion → optional min–max
-//! normalisation → output dtype.
+//! stored value (BitsStored mask, sign extension) → modality LUT (Modality LUT Sequence, else
+//! rescale slope/intercept) → VOI (VOI LUT Sequence, else window with LINEAR, LINEAR_EXACT or
+//! SIGMOID) → inversion (MONOCHROME1 or Presentation LUT Shape INVERSE, once) → optional min–max
+//! normalisation → pixel padding to 0 → output dtype.
 //!
 //! Every stored bit pattern maps to exactly one output value, so the whole chain is folded
 //! into a lookup table over the 2^BitsAllocated possible samples (65,536 entries at most),
@@ -11,7 +12,7 @@
 
 use crate::config::{DType, ImagePlan, Normalize, WindowChoice};
 use crate::error::{InputError, Stage};
-use crate::source::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction};
+use crate::source::image::{Lut, Photometric, Samples, SourceImage, SourceKind, VoiFunction};
 
 /// A plane of output-typed samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +92,8 @@ pub fn voi(x: f64, center: f64, width: f64, f: VoiFunction) -> f64 {
                 (x - c) / w + 0.5
             }
         }
-        VoiFunction::LinearExact => {
+        // A LUT's recorded centre/width span its input range: linear over it.
+        VoiFunction::LinearExact | VoiFunction::Lut => {
             if x <= center - width / 2.0 {
                 0.0
             } else if x > center + width / 2.0 {
@@ -106,20 +108,30 @@ pub fn voi(x: f64, center: f64, width: f64, f: VoiFunction) -> f64 {
 
 /// Run the display chain on a decoded image, giving a native-size plane of the output dtype.
 pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindow), InputError> {
+    let stored = |raw: u16| stored_value(raw, img.bits_stored, img.signed);
     let modality = |raw: u16| {
-        let s = stored_value(raw, img.bits_stored, img.signed) as f64;
-        match img.rescale {
-            Some((slope, intercept)) => s * slope + intercept,
-            None => s,
+        let s = stored(raw) as f64;
+        match (&img.luts.modality, img.rescale) {
+            (Some(lut), _) => lut.lookup(s),
+            (None, Some((slope, intercept))) => s * slope + intercept,
+            (None, None) => s,
         }
     };
-    let present = presence(&img.samples);
+    let is_padding = |raw: usize| img.luts.padding.is_some_and(|p| p.contains(stored(raw as u16)));
+    let mut present = presence(&img.samples);
+    // Padding is not image: it takes no part in min..max statistics and is written as 0.
+    present.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, p)| *p = false);
     let range = || modality_range(&present, modality);
-    let window = choose_window(img, plan, range)?;
+    let (window, lut) = choose_window(img, plan, range)?;
+    let invert = img.photometric == Photometric::Monochrome1 || img.luts.presentation_inverse;
     let mut display: Vec<f64> = (0..present.len())
         .map(|raw| {
-            let v = voi(modality(raw as u16), window.center, window.width, window.function);
-            if img.photometric == Photometric::Monochrome1 {
+            let m = modality(raw as u16);
+            let v = match lut {
+                Some(lut) => (lut.lookup(m) / lut.max_output()).clamp(0.0, 1.0),
+                None => voi(m, window.center, window.width, window.function),
+            };
+            if invert {
                 1.0 - v
             } else {
                 v
@@ -129,20 +141,37 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
     if plan.normalize == Normalize::MinMax {
         stretch(&mut display, &present);
     }
+    if img.luts.padding.is_some() {
+        display.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, v)| *v = 0.0);
+    }
     Ok((convert(&img.samples, &display, plan.dtype), window))
 }
 
-fn choose_window(
-    img: &SourceImage,
+/// The window to apply and, when it comes from a VOI LUT Sequence item, that LUT. With
+/// `window = "file"` a VOI LUT Sequence is preferred over WindowCenter/WindowWidth (as
+/// pydicom's `apply_voi_lut` does); `window_index` picks the item or value.
+fn choose_window<'a>(
+    img: &'a SourceImage,
     plan: &ImagePlan,
     range: impl Fn() -> (f64, f64),
-) -> Result<AppliedWindow, InputError> {
+) -> Result<(AppliedWindow, Option<&'a Lut>), InputError> {
     let from_range = |(lo, hi): (f64, f64), source| AppliedWindow {
         center: (lo + hi) / 2.0,
         width: (hi - lo).max(f64::MIN_POSITIVE),
         function: VoiFunction::LinearExact,
         source,
     };
+    let file_lut = img.luts.voi.get(plan.window_index).or(img.luts.voi.first());
+    if let (WindowChoice::File, Some(lut)) = (plan.window, file_lut) {
+        let n = lut.data.len() as f64;
+        let w = AppliedWindow {
+            center: lut.first as f64 + n / 2.0,
+            width: n,
+            function: VoiFunction::Lut,
+            source: WindowSource::File,
+        };
+        return Ok((w, Some(lut)));
+    }
     let w = match plan.window {
         WindowChoice::Fixed { center, width } => {
             AppliedWindow { center, width, function: img.voi_function, source: WindowSource::Fixed }
@@ -165,7 +194,7 @@ fn choose_window(
             format!("window center {} / width {}: expected finite values, width > 0", w.center, w.width),
         ));
     }
-    Ok(w)
+    Ok((w, None))
 }
 
 /// Which bit patterns occur in the image (one flag per possible sample value).

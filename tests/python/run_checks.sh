@@ -12,7 +12,7 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tests/python/requirements.txt"
 PY="$VENV/bin/python"
 
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bins --example fillpoly
 BIN="$ROOT/target/release/cxrshard"
 rm -rf "$WORK" && mkdir -p "$WORK"
 
@@ -74,4 +74,13 @@ results = [con.execute(s).fetchall() for s in stmts]
 assert len(results) == 3 and sum(n for _, n in results[0]) == 10, results[0]
 print('examples/duckdb_query.sql:', results[0], '|', len(results[2]), 'labels')
 ")
+echo "-- DICOM parity with pydicom (its own test files; CXR-sized files re-encoded by dcmtk and GDCM)"
+"$PY" -W ignore::UserWarning "$ROOT/tests/python/check_dicom_parity.py" --bin "$BIN" --synth "$WORK/dicom" --work "$WORK/parity"
+
+echo "-- polygon fill parity with cv2.fillPoly"
+"$PY" "$ROOT/tests/python/check_fillpoly.py" --driver "$ROOT/target/release/examples/fillpoly" --n 700
+
+echo "-- resize quality vs cv2.INTER_AREA"
+"$PY" "$ROOT/tests/python/check_resize.py" --bin "$BIN" --synth "$WORK/dicom" --work "$WORK/resize"
+
 echo "python checks: all passed"

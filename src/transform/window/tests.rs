@@ -50,6 +50,8 @@ fn plan(window: WindowChoice, dtype: DType) -> ImagePlan {
         window,
         window_index: 0,
         normalize: Normalize::None,
+        multiframe: crate::config::MultiFrame::First,
+        color: crate::config::ColorPolicy::Reject,
     }
 }
 
@@ -64,6 +66,7 @@ fn dicom(samples: Vec<u16>, photometric: Photometric) -> SourceImage {
         rescale: None,
         windows: vec![(2048.0, 4096.0), (100.0, 50.0)],
         voi_function: VoiFunction::Linear,
+        luts: Default::default(),
         kind: SourceKind::Dicom,
         transfer_syntax: None,
     }
@@ -137,4 +140,55 @@ fn invalid_fixed_window_is_rejected() {
     let img = dicom(vec![0; 4], Photometric::Monochrome2);
     let err = apply(&img, &plan(WindowChoice::Fixed { center: f64::NAN, width: 10.0 }, DType::Uint8)).unwrap_err();
     assert_eq!(err.stage, Stage::Window);
+}
+
+fn lut(first: i32, bits: u16, data: Vec<u16>) -> crate::source::image::Lut {
+    crate::source::image::Lut { first, bits, data }
+}
+
+#[test]
+fn modality_lut_sequence_replaces_rescale() {
+    let mut img = dicom(vec![0, 1, 2, 9], Photometric::Monochrome2);
+    img.rescale = Some((100.0, 100.0)); // ignored: the LUT takes precedence (PS3.3 C.11.1)
+    img.luts.modality = Some(lut(1, 8, vec![10, 20, 30])); // 0 → clamps to 10, 9 → clamps to 30
+    let (plane, _) = apply(&img, &plan(WindowChoice::Fixed { center: 20.0, width: 20.0 }, DType::Float32)).unwrap();
+    let fixed = |x: f64| voi(x, 20.0, 20.0, VoiFunction::Linear) as f32;
+    assert_eq!(plane, Plane::F32(vec![fixed(10.0), fixed(10.0), fixed(20.0), fixed(30.0)]));
+}
+
+#[test]
+fn voi_lut_sequence_is_preferred_and_scaled_by_its_bit_depth() {
+    let mut img = dicom(vec![0, 1, 2, 3], Photometric::Monochrome2);
+    img.luts.voi = vec![lut(1, 10, vec![0, 1023]), lut(0, 8, vec![255, 0, 0, 0])];
+    let (plane, w) = apply(&img, &plan(WindowChoice::File, DType::Uint8)).unwrap();
+    assert_eq!((w.function, w.source), (VoiFunction::Lut, WindowSource::File));
+    assert_eq!(plane, Plane::U8(vec![0, 0, 255, 255]));
+    let mut p = plan(WindowChoice::File, DType::Uint8);
+    p.window_index = 1;
+    assert_eq!(apply(&img, &p).unwrap().0, Plane::U8(vec![255, 0, 0, 0]));
+    // an explicit window in the pipeline file overrides the file's LUT
+    let (_, w) = apply(&img, &plan(WindowChoice::MinMax, DType::Uint8)).unwrap();
+    assert_eq!(w.source, WindowSource::MinMax);
+}
+
+#[test]
+fn presentation_lut_inverse_inverts_once_even_with_monochrome1() {
+    let mut img = dicom(vec![0, 4095, 0, 4095], Photometric::Monochrome2);
+    img.luts.presentation_inverse = true;
+    let p = plan(WindowChoice::File, DType::Uint8);
+    assert_eq!(apply(&img, &p).unwrap().0, Plane::U8(vec![255, 0, 255, 0]));
+    img.photometric = Photometric::Monochrome1; // the DX IOD requires INVERSE with MONOCHROME1
+    assert_eq!(apply(&img, &p).unwrap().0, Plane::U8(vec![255, 0, 255, 0]));
+}
+
+#[test]
+fn padding_is_black_and_outside_the_minmax_range() {
+    let mut img = dicom(vec![0xFFFF, 100, 300, 0xFFFE], Photometric::Monochrome1);
+    img.bits_stored = 16;
+    img.signed = true;
+    img.windows.clear();
+    img.luts.padding = Some(crate::source::image::Padding { value: -1, limit: Some(-2) });
+    let (plane, w) = apply(&img, &plan(WindowChoice::File, DType::Uint8)).unwrap();
+    assert_eq!((w.center, w.width), (200.0, 200.0), "min..max of 100 and 300 only");
+    assert_eq!(plane, Plane::U8(vec![0, 255, 0, 0]), "MONOCHROME1: 100 → white, 300 → black, padding → 0");
 }

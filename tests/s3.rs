@@ -323,3 +323,41 @@ fn peak_memory_writing_to_s3_does_not_grow_with_shard_size() {
     assert!(biggest > 4 * PART_SIZE, "the large shards must be several parts");
     assert!(large < small + 3 * PART_SIZE / 1024, "peak grew with shard size: {small} KiB → {large} KiB");
 }
+
+#[test]
+fn three_workers_on_the_bucket_then_merge_equal_a_single_local_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&[DATA, SHARDS]);
+    let data = dataset(tmp.path(), &server, 11);
+    let sets = ["output.shard_rows=2", "image.size=[48,48]", "run.workers=1"];
+    let local = tmp.path().join("local");
+    run_pipeline("pipelines/minio.toml", &data, &local, &sets);
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            let mut cmd = s3_command(&server, "s3://cxr-data/vindr", "s3://cxr-shards/parts", SECRET_KEY, &sets);
+            cmd.args(["--partition", &format!("{i}/3")]);
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let bucket = server.bucket_dir(SHARDS).join("parts");
+    assert!(!bucket.join("manifest.json").exists(), "workers never write the manifest");
+    let env = [
+        ("AWS_ENDPOINT_URL", server.endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    let mut merge = bin();
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            merge.env_remove(k);
+        }
+    }
+    run_expect(merge.envs(env).args(["merge", "s3://cxr-shards/parts"]), 0);
+    assert_same_dataset(&local, &bucket);
+}

@@ -12,8 +12,9 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tests/python/requirements.txt"
 PY="$VENV/bin/python"
 
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bins --example fillpoly
-BIN="$ROOT/target/release/cxrshard"
+# the debug build `cargo test` just made (dependencies are optimised: see [profile.dev.package."*"])
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --bins --example fillpoly
+BIN="$ROOT/target/debug/cxrshard"
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 echo "-- synthetic DICOM dataset (CXR-sized) and PNG dataset"
@@ -78,7 +79,7 @@ echo "-- DICOM parity with pydicom (its own test files; CXR-sized files re-encod
 "$PY" -W ignore::UserWarning "$ROOT/tests/python/check_dicom_parity.py" --bin "$BIN" --synth "$WORK/dicom" --work "$WORK/parity"
 
 echo "-- polygon fill parity with cv2.fillPoly"
-"$PY" "$ROOT/tests/python/check_fillpoly.py" --driver "$ROOT/target/release/examples/fillpoly" --n 700
+"$PY" "$ROOT/tests/python/check_fillpoly.py" --driver "$ROOT/target/debug/examples/fillpoly" --n 700
 
 echo "-- resize quality vs cv2.INTER_AREA"
 "$PY" "$ROOT/tests/python/check_resize.py" --bin "$BIN" --synth "$WORK/dicom" --work "$WORK/resize"

@@ -65,6 +65,7 @@ fn features(m: &Manifest, layout: TensorLayout) -> Vec<(&'static str, String)> {
         ("scale_y", dtype("float64")),
         ("pad_x", dtype("int32")),
         ("pad_y", dtype("int32")),
+        ("clipped_points", dtype("int32")),
         ("window_center", dtype("float64")),
         ("window_width", dtype("float64")),
         ("window_source", dtype("string")),
@@ -116,4 +117,34 @@ fn body(m: &Manifest, plan: &Plan) -> String {
         }
     };
     b + "## Loading\n\n" + &load
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse, Overrides};
+    use crate::sink::manifest::{Tensor, Tool};
+
+    /// The card must list exactly the shard columns, in order, or `datasets` refuses to cast.
+    #[test]
+    fn card_features_name_every_shard_column_in_order() {
+        let plan = parse("[input]\nroot = \"i\"\n[output]\nroot = \"o\"\n", "t", &Overrides::default()).unwrap();
+        let tensor = |shape: Vec<usize>| Tensor { shape, dtype: "uint8".into(), storage: String::new() };
+        let m = Manifest {
+            format: String::new(),
+            tool: Tool { name: String::new(), version: String::new() },
+            config: serde_json::Value::Null,
+            config_sha256: String::new(),
+            output_format: "parquet".into(),
+            labels: plan.labels.clone(),
+            image: tensor(vec![512, 512]),
+            mask: tensor(vec![20, 512, 512]),
+            splits: vec![],
+            unreferenced_images: vec![],
+        };
+        let names: Vec<&str> = features(&m, TensorLayout::Binary).iter().map(|(n, _)| *n).collect();
+        let schema = crate::sink::schema::schema(&plan);
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, columns);
+    }
 }

@@ -19,14 +19,21 @@ const PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Uncompressed 512×512 rows (~5.5 MB each), 4 per shard: 22 MB shards, three parts each.
 const BIG_SHARDS: [&str; 2] = ["output.compression=none", "output.shard_rows=4"];
 
-/// `cxrshard run pipelines/minio.toml` against `server`, with a clean AWS environment.
-fn s3_command(server: &S3Server, input: &str, output: &str, secret: &str, sets: &[&str]) -> Command {
+/// The binary with every `AWS_*` variable of the test environment removed, so each test
+/// states its own credentials and endpoint.
+fn bin_without_aws_env() -> Command {
     let mut cmd = bin();
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("AWS_") {
             cmd.env_remove(k);
         }
     }
+    cmd
+}
+
+/// `cxrshard run pipelines/minio.toml` against `server`, with a clean AWS environment.
+fn s3_command(server: &S3Server, input: &str, output: &str, secret: &str, sets: &[&str]) -> Command {
+    let mut cmd = bin_without_aws_env();
     cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", secret);
     cmd.arg("run").arg(repo("pipelines/minio.toml")).args(["--input", input, "--output", output]);
     for side in ["input", "output"] {
@@ -141,12 +148,7 @@ fn listing_a_large_prefix_follows_every_page() {
 
 /// `cxrshard run PIPELINE` with the endpoint, region and credentials only in the environment.
 fn env_command(pipeline: &str, env: &[(&str, &str)], input: &str, output: &str) -> Command {
-    let mut cmd = bin();
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = bin_without_aws_env();
     cmd.envs(env.iter().copied());
     cmd.arg("run").arg(repo(pipeline)).args(["--input", input, "--output", output]);
     cmd
@@ -352,12 +354,7 @@ fn three_workers_on_the_bucket_then_merge_equal_a_single_local_run() {
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
     ];
-    let mut merge = bin();
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("AWS_") {
-            merge.env_remove(k);
-        }
-    }
+    let mut merge = bin_without_aws_env();
     run_expect(merge.envs(env).args(["merge", "s3://cxr-shards/parts"]), 0);
     assert_same_dataset(&local, &bucket);
 }

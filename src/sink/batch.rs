@@ -1,5 +1,7 @@
-//! Rows → Arrow record batches. Tensor bytes are concatenated once into 64-byte-aligned
-//! buffers and wrapped without further copies.
+//! Rows → Arrow record batches, or → the columns of one Parquet row group. For Arrow
+//! output, tensor bytes are concatenated once into 64-byte-aligned buffers and wrapped
+//! without further copies; for flat Parquet tensors, each row's buffer is handed on as is
+//! (see [`super::parquet`]).
 
 use super::Row;
 use crate::config::{DType, OutputFormat, Plan};
@@ -8,24 +10,53 @@ use arrow::array::*;
 use arrow::buffer::{Buffer, MutableBuffer};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::error::ArrowError;
+use bytes::Bytes;
 use std::sync::Arc;
+
+/// One column of a row group.
+pub enum Column {
+    /// Any Arrow array, encoded by the Arrow column writers.
+    Arrow(ArrayRef),
+    /// A `FixedSizeBinary` tensor column as one buffer per row (no concatenation).
+    Tensor(Vec<Bytes>),
+}
 
 /// Build one record batch from `rows` (in order) with the plan's schema.
 pub fn build(rows: &[Row], schema: &SchemaRef, plan: &Plan) -> Result<RecordBatch, ArrowError> {
-    let strings = |f: &dyn Fn(&Row) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
-    let i32s = |f: &dyn Fn(&Row) -> i32| Arc::new(Int32Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
-    let f64s = |f: &dyn Fn(&Row) -> f64| Arc::new(Float64Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
     let image = tensor(rows, schema, "image", |r| &r.processed.image, plan.image.dtype, plan.output.format)?;
     let mask = tensor(rows, schema, "mask", |r| &r.processed.mask, DType::Uint8, plan.output.format)?;
+    RecordBatch::try_new(schema.clone(), assemble(rows, image, mask, plan, |a| a))
+}
+
+/// The columns of one Parquet row group, in schema order. Flat tensor columns take each
+/// row's buffer without copying; the nested layout goes through [`build`].
+pub fn columns(mut rows: Vec<Row>, schema: &SchemaRef, plan: &Plan) -> Result<Vec<Column>, ArrowError> {
+    let flat = matches!(schema.field_with_name("image")?.data_type(), DataType::FixedSizeBinary(_));
+    if plan.output.format != OutputFormat::Parquet || !flat {
+        return Ok(build(&rows, schema, plan)?.columns().iter().cloned().map(Column::Arrow).collect());
+    }
+    let mut take = |f: fn(&mut Row) -> &mut Vec<u8>| -> Vec<Bytes> {
+        rows.iter_mut().map(|r| Bytes::from(std::mem::take(f(r)))).collect()
+    };
+    let image = Column::Tensor(take(|r| &mut r.processed.image));
+    let mask = Column::Tensor(take(|r| &mut r.processed.mask));
+    Ok(assemble(&rows, image, mask, plan, Column::Arrow))
+}
+
+/// Every column in schema order, with the two tensor columns given.
+fn assemble<T>(rows: &[Row], image: T, mask: T, plan: &Plan, wrap: fn(ArrayRef) -> T) -> Vec<T> {
+    let strings = |f: &dyn Fn(&Row) -> &str| wrap(Arc::new(StringArray::from_iter_values(rows.iter().map(f))));
+    let i32s = |f: &dyn Fn(&Row) -> i32| wrap(Arc::new(Int32Array::from_iter_values(rows.iter().map(f))));
+    let f64s = |f: &dyn Fn(&Row) -> f64| wrap(Arc::new(Float64Array::from_iter_values(rows.iter().map(f))));
     let window = |r: &Row| r.processed.window;
-    let columns: Vec<ArrayRef> = vec![
+    vec![
         strings(&|r| &r.image_id),
         strings(&|r| &r.split),
         strings(&|r| &r.source),
         image,
         mask,
-        labels_present(rows, &plan.labels),
-        ribs(rows, &plan.labels),
+        wrap(labels_present(rows, &plan.labels)),
+        wrap(ribs(rows, &plan.labels)),
         i32s(&|r| r.processed.orig_height as i32),
         i32s(&|r| r.processed.orig_width as i32),
         f64s(&|r| r.processed.geometry.scale_x),
@@ -38,8 +69,7 @@ pub fn build(rows: &[Row], schema: &SchemaRef, plan: &Plan) -> Result<RecordBatc
         strings(&|r| window(r).source.as_str()),
         strings(&|r| voi_name(window(r).function)),
         strings(&|r| r.processed.photometric.as_str()),
-    ];
-    RecordBatch::try_new(schema.clone(), columns)
+    ]
 }
 
 fn voi_name(f: VoiFunction) -> &'static str {

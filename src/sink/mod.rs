@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod card;
 pub mod manifest;
+pub mod parquet;
 pub mod schema;
 pub mod shard;
 

@@ -7,15 +7,14 @@
 //! count are computed on the bytes as they stream. The object becomes visible only when
 //! [`ShardWriter::finish`] completes the upload (local disk: rename of a staging file).
 
+use super::parquet::TensorParquetWriter;
 use super::{batch, Row};
 use crate::config::{Compression, OutputFormat, Plan};
 use crate::error::{Error, Result};
 use crate::storage::Location;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
-use arrow::record_batch::RecordBatch;
 use object_store::buffered::BufWriter;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -64,14 +63,14 @@ impl SharedBuffer {
 }
 
 enum Encoder {
-    Parquet(ArrowWriter<SharedBuffer>),
+    Parquet(TensorParquetWriter<SharedBuffer>),
     Ipc(FileWriter<SharedBuffer>),
 }
 
 impl Encoder {
     fn new(buf: SharedBuffer, schema: SchemaRef, plan: &Plan) -> std::result::Result<Self, String> {
         match plan.output.format {
-            OutputFormat::Parquet => ArrowWriter::try_new(buf, schema, Some(parquet_properties(plan)))
+            OutputFormat::Parquet => TensorParquetWriter::try_new(buf, schema, parquet_properties(plan))
                 .map(Encoder::Parquet)
                 .map_err(|e| e.to_string()),
             OutputFormat::Arrow => {
@@ -81,10 +80,17 @@ impl Encoder {
         }
     }
 
-    fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), String> {
+    /// Encode `rows` as one row group (Parquet) or one record batch (Arrow IPC).
+    fn write(&mut self, rows: Vec<Row>, schema: &SchemaRef, plan: &Plan) -> std::result::Result<(), String> {
         match self {
-            Encoder::Parquet(w) => w.write(batch).and_then(|_| w.flush()).map_err(|e| e.to_string()),
-            Encoder::Ipc(w) => w.write(batch).map_err(|e| e.to_string()),
+            Encoder::Parquet(w) => {
+                let columns = batch::columns(rows, schema, plan).map_err(|e| e.to_string())?;
+                w.write(columns).map_err(|e| e.to_string())
+            }
+            Encoder::Ipc(w) => {
+                let batch = batch::build(&rows, schema, plan).map_err(|e| e.to_string())?;
+                w.write(&batch).map_err(|e| e.to_string())
+            }
         }
     }
 
@@ -97,7 +103,7 @@ impl Encoder {
 }
 
 /// Parquet settings, chosen for tensors: no dictionary and no statistics on the tensor
-/// columns (useless for opaque bytes, and costly), one row group per batch.
+/// columns (useless for opaque bytes, and costly). Row groups are cut by the caller.
 pub fn parquet_properties(plan: &Plan) -> WriterProperties {
     let compression = match plan.output.compression {
         Compression::Zstd { level } => PqCompression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
@@ -176,7 +182,7 @@ impl ShardWriter {
         let n = rows.len();
         let (schema, plan) = (self.schema.clone(), self.plan.clone());
         let (enc, res) = tokio::task::spawn_blocking(move || {
-            let r = batch::build(&rows, &schema, &plan).map_err(|e| e.to_string()).and_then(|b| enc.write(&b));
+            let r = enc.write(rows, &schema, &plan);
             (enc, r)
         })
         .await

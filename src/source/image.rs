@@ -24,6 +24,13 @@ impl Samples {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// How many distinct bit patterns a sample can take (the size of a lookup table over them).
+    pub fn lut_len(&self) -> usize {
+        match self {
+            Samples::U8(_) => 1 << 8,
+            Samples::U16(_) => 1 << 16,
+        }
+    }
 }
 
 /// Photometric interpretation of a greyscale image.

@@ -118,13 +118,20 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
         }
     };
     let is_padding = |raw: usize| img.luts.padding.is_some_and(|p| p.contains(stored(raw as u16)));
-    let mut present = presence(&img.samples);
-    // Padding is not image: it takes no part in min..max statistics and is written as 0.
-    present.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, p)| *p = false);
-    let range = || modality_range(&present, modality);
+    // Which bit patterns occur costs a pass over every pixel: done only when a min..max needs it.
+    let present = std::cell::OnceCell::new();
+    let present = || {
+        present.get_or_init(|| {
+            let mut p = presence(&img.samples);
+            // Padding is not image: it takes no part in min..max statistics and is written as 0.
+            p.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, p)| *p = false);
+            p
+        })
+    };
+    let range = || modality_range(present(), modality);
     let (window, lut) = choose_window(img, plan, range)?;
     let invert = img.photometric == Photometric::Monochrome1 || img.luts.presentation_inverse;
-    let mut display: Vec<f64> = (0..present.len())
+    let mut display: Vec<f64> = (0..img.samples.lut_len())
         .map(|raw| {
             let m = modality(raw as u16);
             let v = match lut {
@@ -139,7 +146,7 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
         })
         .collect();
     if plan.normalize == Normalize::MinMax {
-        stretch(&mut display, &present);
+        stretch(&mut display, present());
     }
     if img.luts.padding.is_some() {
         display.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, v)| *v = 0.0);

@@ -7,9 +7,9 @@
 //! The input is one synthetic DICOM from `cxrshard::synth` (deterministic), so the figures
 //! are comparable between runs and machines.
 
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cxrshard::config::{self, Overrides, Plan};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use cxrshard::sink::parquet::TensorParquetWriter;
 use cxrshard::sink::{batch, schema, shard::parquet_properties, Row};
 use cxrshard::source::annotations::Polygon;

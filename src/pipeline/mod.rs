@@ -79,7 +79,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     let output = Location::open(&plan.output.root, &plan.output.s3, true)?;
     input.check().await?;
     output.check().await?;
-    let annotations = load_annotations(&input, &plan).await?;
+    let mut annotations = load_annotations(&input, &plan).await?;
     if let Some(existing) = check_existing(&output, &plan, &config_sha256).await? {
         let report = Progress::default().report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
         return Ok(RunOutcome {
@@ -103,7 +103,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
         config_sha256,
     };
     let ticker = spawn_ticker(progress.clone());
-    let result = run_splits(&ctx, &annotations, opts).await;
+    let result = run_splits(&ctx, &mut annotations, opts).await;
     ticker.abort();
     let records = result?;
     let unreferenced = unreferenced_images(&input, &plan, &annotations).await?;
@@ -212,10 +212,10 @@ async fn load_annotations(input: &Location, plan: &Plan) -> Result<Vec<Vec<Entry
     Ok(all)
 }
 
-async fn run_splits(ctx: &Ctx, annotations: &[Vec<Entry>], opts: RunOptions) -> Result<Vec<Vec<ShardRecord>>> {
+async fn run_splits(ctx: &Ctx, annotations: &mut [Vec<Entry>], opts: RunOptions) -> Result<Vec<Vec<ShardRecord>>> {
     let mut out = Vec::new();
     let mut first_global = 0;
-    for (split, entries) in ctx.plan.splits.iter().zip(annotations) {
+    for (split, entries) in ctx.plan.splits.iter().zip(annotations.iter_mut()) {
         let count = shard_count(entries.len(), ctx.plan.output.shard_rows);
         let owned: BTreeSet<usize> =
             (0..count).filter(|i| opts.partition.is_none_or(|p| p.owns(first_global + i))).collect();
@@ -229,7 +229,9 @@ async fn run_splits(ctx: &Ctx, annotations: &[Vec<Entry>], opts: RunOptions) -> 
             }
             tracing::info!(split = %split.name, "resuming: {} of {} shards already committed", done.len(), owned.len());
         }
-        out.push(run_split(ctx, split, entries.clone(), ShardPlan { owned, done }).await?);
+        // The polygons move to the split run (what follows needs only each row's identity).
+        let entries = entries.iter_mut().map(Entry::take_polygons).collect();
+        out.push(run_split(ctx, split, entries, ShardPlan { owned, done }).await?);
     }
     Ok(out)
 }

@@ -10,6 +10,9 @@
 //! (integer keys sorted numerically), which fixes each input's position and hence its shard.
 
 use crate::error::{Error, InputError, Result, Stage};
+use indexmap::IndexMap;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -29,6 +32,23 @@ pub struct Entry {
     pub polygons: std::result::Result<Vec<Option<Polygon>>, InputError>,
 }
 
+impl Entry {
+    /// A copy of this row with its polygons moved into it; `self` keeps its identity (key,
+    /// `img`, `image_id`) and whether it was usable, but no polygons.
+    pub fn take_polygons(&mut self) -> Entry {
+        let placeholder = match &self.polygons {
+            Ok(_) => Ok(Vec::new()),
+            Err(e) => Err(e.clone()),
+        };
+        Entry {
+            key: self.key.clone(),
+            img: self.img.clone(),
+            image_id: self.image_id.clone(),
+            polygons: std::mem::replace(&mut self.polygons, placeholder),
+        }
+    }
+}
+
 /// Parse an annotation file for the given label columns.
 ///
 /// # Errors
@@ -36,30 +56,38 @@ pub struct Entry {
 /// of columns, lacks the `img` column or a configured label column.
 pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entry>> {
     let fail = |message: String| Error::Annotations { path: location.to_string(), message };
-    let root: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
+    let fixed;
+    let text = match serde_json::from_slice::<IgnoredAny>(bytes) {
+        Ok(_) => bytes,
         // Python's json module writes NaN/Infinity, which JSON does not allow; read them as null so
         // the rows holding them are rejected with a reason instead of failing the whole file.
-        Err(e) => non_finite_to_null(bytes)
-            .and_then(|fixed| serde_json::from_slice(&fixed).ok())
-            .ok_or_else(|| fail(format!("not valid JSON: {e}")))?,
+        Err(e) => {
+            fixed = non_finite_to_null(bytes)
+                .filter(|f| serde_json::from_slice::<IgnoredAny>(f).is_ok())
+                .ok_or_else(|| fail(format!("not valid JSON: {e}")))?;
+            &fixed[..]
+        }
     };
-    let Value::Object(columns) = root else {
-        return Err(fail(format!(
-            "expected a JSON object of columns (pandas to_json \"columns\" orientation), got {}",
-            kind(&root)
-        )));
-    };
+    // Columns stay unparsed text until needed, and each label column is turned into compact
+    // polygons before the next is parsed: a `Value` tree is ~10x the size of its JSON.
+    let columns: IndexMap<String, &RawValue> = serde_json::from_slice(text).map_err(|_| {
+        let root: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
+        fail(format!("expected a JSON object of columns (pandas to_json \"columns\" orientation), got {}", kind(&root)))
+    })?;
     let img = column(&columns, "img").map_err(&fail)?;
-    let label_columns: Vec<&Map<String, Value>> =
-        labels.iter().map(|l| column(&columns, l)).collect::<std::result::Result<_, _>>().map_err(&fail)?;
+    let mut label_columns: Vec<HashMap<String, Cell>> = labels
+        .iter()
+        .map(|l| column(&columns, l).map(|c| c.into_iter().map(|(k, v)| (k, parse_polygon(&v))).collect()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(&fail)?;
+    drop(columns);
     let mut keys: Vec<&String> = img.keys().collect();
     sort_keys(&mut keys);
     let mut seen: HashMap<String, String> = HashMap::new();
     let entries = keys
         .into_iter()
         .map(|key| {
-            let mut entry = parse_row(key, &img[key], labels, &label_columns);
+            let mut entry = parse_row(key, &img[key], labels, &mut label_columns);
             if entry.image_id.is_empty() {
                 return entry;
             }
@@ -81,10 +109,17 @@ pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entr
     Ok(entries)
 }
 
-fn column<'a>(columns: &'a Map<String, Value>, name: &str) -> std::result::Result<&'a Map<String, Value>, String> {
+/// One parsed label cell: a polygon, absent, or why it is unusable.
+type Cell = std::result::Result<Option<Polygon>, String>;
+
+/// Parse one column (an object of rows) out of the raw file.
+fn column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Result<Map<String, Value>, String> {
     match columns.get(name) {
-        Some(Value::Object(m)) => Ok(m),
-        Some(other) => Err(format!("column {name:?}: expected an object of rows, got {}", kind(other))),
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(other) => Err(format!("column {name:?}: expected an object of rows, got {}", kind(&other))),
+            Err(e) => Err(format!("column {name:?}: {e}")),
+        },
         None => {
             let present: Vec<&str> = columns.keys().map(String::as_str).take(30).collect();
             Err(format!("column {name:?} missing; columns present: {}", present.join(", ")))
@@ -102,7 +137,7 @@ fn sort_keys(keys: &mut [&String]) {
     });
 }
 
-fn parse_row(key: &str, img: &Value, labels: &[String], cols: &[&Map<String, Value>]) -> Entry {
+fn parse_row(key: &str, img: &Value, labels: &[String], cols: &mut [HashMap<String, Cell>]) -> Entry {
     let img_str = img.as_str().unwrap_or_default().to_string();
     let image_id = file_stem(&img_str).to_string();
     let polygons = if img_str.is_empty() {
@@ -113,15 +148,13 @@ fn parse_row(key: &str, img: &Value, labels: &[String], cols: &[&Map<String, Val
     } else {
         labels
             .iter()
-            .zip(cols)
-            .map(|(label, col)| match col.get(key) {
+            .zip(cols.iter_mut())
+            .map(|(label, col)| match col.remove(key) {
                 None => Err(InputError::new(
                     Stage::Annotation,
                     format!("row {key}: column {label:?} has no entry for this row"),
                 )),
-                Some(v) => {
-                    parse_polygon(v).map_err(|m| InputError::new(Stage::Annotation, format!("row {key}, {label}: {m}")))
-                }
+                Some(cell) => cell.map_err(|m| InputError::new(Stage::Annotation, format!("row {key}, {label}: {m}"))),
             })
             .collect()
     };
@@ -217,6 +250,18 @@ mod tests {
 
     fn labels() -> Vec<String> {
         vec!["R1".into(), "L1".into()]
+    }
+
+    #[test]
+    fn take_polygons_moves_them_and_keeps_identity_and_usability() {
+        let json = r#"{"img": {"0": "a.png", "1": "b.png"},
+            "R1": {"0": [[0, 0], [4, 0], [4, 4]], "1": "bad"}, "L1": {"0": "None", "1": "None"}}"#;
+        let mut e = parse(json.as_bytes(), "t.json", &labels()).unwrap();
+        let moved = e[0].take_polygons();
+        assert_eq!(moved.polygons.unwrap()[0].as_ref().unwrap().len(), 3);
+        assert_eq!((e[0].image_id.as_str(), e[0].polygons.as_ref().map(Vec::len)), ("a", Ok(0)));
+        let bad = e[1].take_polygons();
+        assert!(bad.polygons.is_err() && e[1].polygons.is_err());
     }
 
     #[test]

@@ -49,10 +49,11 @@ for r in $(seq 1 "$RUNS"); do
   results+=("$py $rs")
 done
 
-printf '%s\n' "${results[@]}" | python3 - "$N" "$WORKERS" "$OUT/compare.json" <<'PYEOF'
+printf '%s\n' "${results[@]}" > "$OUT/compare.runs"
+python3 - "$N" "$WORKERS" "$OUT/compare.json" "$OUT/compare.runs" <<'PYEOF'
 import json, statistics, sys
 n, workers, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+rows = [list(map(float, l.split())) for l in open(sys.argv[4]) if l.strip()]
 py_s = statistics.median(r[0] for r in rows); rs_s = statistics.median(r[2] for r in rows)
 res = {"images": n, "workers": workers, "runs": len(rows),
        "python_s": py_s, "cxrshard_s": rs_s,

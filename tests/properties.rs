@@ -4,6 +4,7 @@ use cxrshard::config::{ColorPolicy, DType, Filter, ImagePlan, MultiFrame, Normal
 use cxrshard::source::annotations;
 use cxrshard::source::decode::{decode_dicom, decode_raster, DecodeOptions};
 use cxrshard::source::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction};
+use cxrshard::transform::rasterize::nonzero_bbox;
 use cxrshard::transform::resize::Geometry;
 use cxrshard::transform::{masks, window};
 use proptest::prelude::*;
@@ -64,6 +65,25 @@ proptest! {
                 Some([x0, y0, x1, y1]) => prop_assert!(*x0 >= 0 && *y0 >= 0 && *x1 < w as i32 && *y1 < h as i32 && x0 <= x1 && y0 <= y1 && area > 0),
                 None => prop_assert_eq!(area, 0),
             }
+        }
+    }
+
+    #[test]
+    fn mask_boxes_equal_a_scan_of_the_whole_plane(
+        polys in proptest::collection::vec(
+            proptest::option::of(proptest::collection::vec((-20f64..60.0, -20f64..60.0).prop_map(|(x, y)| [x, y]), 3..12)),
+            1..4,
+        ),
+        w in 1u32..40, h in 1u32..40,
+    ) {
+        // The boxes come from scanning only the vertices' box: the same as scanning everything.
+        let g = Geometry { scale_x: 1.0, scale_y: 1.0, pad_x: 0, pad_y: 0, content_width: w, content_height: h };
+        let (mask, bboxes, _) = masks(&polys, &g, w, h);
+        let plane = (w * h) as usize;
+        for (c, bb) in bboxes.iter().enumerate() {
+            let full = nonzero_bbox(&mask[c * plane..(c + 1) * plane], w as usize, h as usize)
+                .map(|(a, b, c, d)| [a as i32, b as i32, c as i32, d as i32]);
+            prop_assert_eq!(*bb, full);
         }
     }
 

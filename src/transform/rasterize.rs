@@ -78,6 +78,32 @@ pub fn nonzero_bbox(plane: &[u8], width: usize, height: usize) -> Option<(u32, u
     bbox.map(|(x0, y0, x1, y1)| (to_u32(x0), to_u32(y0), to_u32(x1), to_u32(y1)))
 }
 
+/// [`nonzero_bbox`] restricted to the inclusive region `(x0, y0, x1, y1)` of a plane `width`
+/// wide (for when every non-zero pixel is known to lie inside it); plane coordinates.
+pub fn nonzero_bbox_in(
+    plane: &[u8],
+    width: usize,
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
+) -> Option<(u32, u32, u32, u32)> {
+    if x0 > x1 || y0 > y1 || x1 >= width || (y1 + 1).checked_mul(width)? > plane.len() {
+        return None;
+    }
+    let mut bbox: Option<(usize, usize, usize, usize)> = None;
+    for y in y0..=y1 {
+        let row = &plane[y * width + x0..=y * width + x1];
+        let Some(first) = row.iter().position(|&v| v != 0) else {
+            continue;
+        };
+        let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
+        bbox = Some(match bbox {
+            None => (first, y, last, y),
+            Some((a, b, c, _)) => (a.min(first), b, c.max(last), y),
+        });
+    }
+    let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    bbox.map(|(a, b, c, d)| (to_u32(a + x0), to_u32(b), to_u32(c + x0), to_u32(d)))
+}
+
 /// The destination plane with its size as OpenCV sees it (`int` rows/cols).
 struct Canvas<'a> {
     plane: &'a mut [u8],

@@ -243,13 +243,17 @@ fn stretch(display: &mut [f64], present: &[bool]) {
 }
 
 fn convert(samples: &Samples, display: &[f64], dtype: DType) -> Plane {
-    fn map<S: Copy + Into<usize>, T: Copy>(src: &[S], lut: &[T]) -> Vec<T> {
+    // Fixed-size tables: a u8/u16 index is always in range, so the lookups carry no bounds check.
+    fn map<S: Copy + Into<usize>, T: Copy, const N: usize>(src: &[S], lut: &[T; N]) -> Vec<T> {
         src.iter().map(|&s| lut[s.into()]).collect()
     }
-    fn run<T: Copy>(samples: &Samples, lut: &[T]) -> Vec<T> {
-        match samples {
-            Samples::U8(v) => map(v, lut),
-            Samples::U16(v) => map(v, lut),
+    fn run<T: Copy + Default>(samples: &Samples, lut: &[T]) -> Vec<T> {
+        match (samples, <&[T; 256]>::try_from(lut), <&[T; 65536]>::try_from(lut)) {
+            (Samples::U8(v), Ok(lut), _) => map(v, lut),
+            (Samples::U16(v), _, Ok(lut)) => map(v, lut),
+            // Not reached (the table has `Samples::lut_len` entries); checked lookups if it were.
+            (Samples::U8(v), ..) => v.iter().map(|&s| lut.get(s as usize).copied().unwrap_or_default()).collect(),
+            (Samples::U16(v), ..) => v.iter().map(|&s| lut.get(s as usize).copied().unwrap_or_default()).collect(),
         }
     }
     match dtype {

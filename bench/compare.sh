@@ -50,18 +50,25 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 printf '%s\n' "${results[@]}" > "$OUT/compare.runs"
-python3 - "$N" "$WORKERS" "$OUT/compare.json" "$OUT/compare.runs" <<'PYEOF'
+echo "== floors (read + decode, encode) with $WORKERS threads"
+cargo run --release --quiet --manifest-path "$ROOT/Cargo.toml" --example floors -- "$DATA" "$OUT/rs-out" "$WORKERS" \
+  > "$OUT/floors.json"
+python3 - "$N" "$WORKERS" "$OUT/compare.json" "$OUT/compare.runs" "$OUT/floors.json" <<'PYEOF'
 import json, statistics, sys
 n, workers, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 rows = [list(map(float, l.split())) for l in open(sys.argv[4]) if l.strip()]
+floors = json.load(open(sys.argv[5]))
 py_s = statistics.median(r[0] for r in rows); rs_s = statistics.median(r[2] for r in rows)
 res = {"images": n, "workers": workers, "runs": len(rows),
        "python_s": py_s, "cxrshard_s": rs_s,
        "python_images_per_s": n / py_s, "cxrshard_images_per_s": n / rs_s, "ratio": py_s / rs_s,
-       "python_peak_rss_mb": max(r[1] for r in rows) / 1024, "cxrshard_peak_rss_mb": max(r[3] for r in rows) / 1024}
+       "python_peak_rss_mb": max(r[1] for r in rows) / 1024, "cxrshard_peak_rss_mb": max(r[3] for r in rows) / 1024,
+       "floors": floors, "cxrshard_over_floor": rs_s / floors["floor_s"]}
 json.dump(res, open(out, "w"), indent=2)
 print(f"\n{n} images, {workers} workers, median of {len(rows)} runs (wall time incl. start-up):")
 print(f"  python reference  {res['python_images_per_s']:7.2f} images/s   peak RSS {res['python_peak_rss_mb']:7.0f} MB")
 print(f"  cxrshard          {res['cxrshard_images_per_s']:7.2f} images/s   peak RSS {res['cxrshard_peak_rss_mb']:7.0f} MB")
 print(f"  ratio             {res['ratio']:7.1f}x")
+print(f"  floor             {n / floors['floor_s']:7.2f} images/s   (read+decode {floors['read_decode_s']:.2f} s + encode {floors['encode_s']:.2f} s)")
+print(f"  cxrshard / floor  {res['cxrshard_over_floor']:7.1f}x")
 PYEOF

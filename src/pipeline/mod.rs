@@ -13,7 +13,7 @@ pub mod report;
 mod split;
 pub mod view;
 
-use crate::config::Plan;
+use crate::config::{Plan, TensorLayout};
 use crate::error::{Error, Result};
 use crate::sink::manifest::{Manifest, SplitRecord, Tensor, Tool, FORMAT};
 use crate::sink::schema::shapes;
@@ -130,7 +130,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     }
     let manifest = Manifest { splits, ..header };
     tidy_data_dir(&output, &manifest.splits).await?;
-    output.put(crate::sink::card::FILE, crate::sink::card::render(&manifest, &plan).into_bytes()).await?;
+    output.put(crate::sink::card::FILE, crate::sink::card::render(&manifest).into_bytes()).await?;
     output.put(MANIFEST, manifest.to_bytes()).await?;
     write_report(&output, RUN_REPORT, &report).await?;
     Ok(RunOutcome { manifest, report, output: shown, already_complete: false, partition: None })
@@ -143,6 +143,7 @@ pub async fn merge(root: &str) -> Result<Manifest> {
     output.check().await?;
     let manifest = partition::merge(&output).await?;
     tidy_data_dir(&output, &manifest.splits).await?;
+    output.put(crate::sink::card::FILE, crate::sink::card::render(&manifest).into_bytes()).await?;
     output.put(MANIFEST, manifest.to_bytes()).await?;
     Ok(manifest)
 }
@@ -317,9 +318,12 @@ fn is_shard_name(name: &str) -> bool {
 fn manifest(plan: &Plan, splits: Vec<SplitRecord>, unreferenced_images: Vec<String>) -> Manifest {
     let canonical = plan.canonical_json();
     let (image_shape, mask_shape) = shapes(plan);
-    let storage = match plan.output.format {
-        crate::config::OutputFormat::Parquet => "fixed_size_binary (raw C-order little-endian bytes)",
-        crate::config::OutputFormat::Arrow => "arrow.fixed_shape_tensor",
+    let storage = match (plan.output.format, plan.output.tensor_layout) {
+        (crate::config::OutputFormat::Parquet, TensorLayout::Binary) => {
+            "fixed_size_binary (raw C-order little-endian bytes)"
+        }
+        (crate::config::OutputFormat::Parquet, TensorLayout::Nested) => "fixed_size_list (nested, C order)",
+        (crate::config::OutputFormat::Arrow, _) => "arrow.fixed_shape_tensor",
     };
     Manifest {
         format: FORMAT.to_string(),

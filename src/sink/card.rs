@@ -3,29 +3,40 @@
 //! Its YAML header holds `configs` (one `data_files` glob per split, so
 //! `datasets.load_dataset(OUTPUT)` finds the splits in pipeline order) and `dataset_info`
 //! (features and split sizes), so the dataset loads with no code. Like the manifest it is
-//! a pure function of the manifest and plan: no timestamps, hosts or absolute paths.
+//! a pure function of the manifest (so `merge` writes the same card as a one-machine run): no
+//! timestamps, hosts or absolute paths.
 //!
 //! What `datasets` yields per tensor layout (checked by `tests/python`): Parquet `binary`
 //! → `bytes` of `H·W·itemsize` per row; Parquet `nested` → `Array2D`/`Array3D`; Arrow IPC
 //! (`arrow.fixed_shape_tensor`) has no `datasets` equivalent, so that card states it.
 
 use super::manifest::Manifest;
-use crate::config::{OutputFormat, Plan, TensorLayout};
+use crate::config::{OutputFormat, TensorLayout};
 use std::fmt::Write;
 
 /// File name of the card at the output root.
 pub const FILE: &str = "README.md";
 
+/// Output format and tensor layout, as the manifest records them (its canonical configuration
+/// names `output.tensor_layout` only when it is not the default).
+fn layout(m: &Manifest) -> (OutputFormat, TensorLayout) {
+    let format =
+        if m.output_format == OutputFormat::Arrow.extension() { OutputFormat::Arrow } else { OutputFormat::Parquet };
+    let nested = m.config.pointer("/output/tensor_layout").and_then(|v| v.as_str()) == Some("nested");
+    (format, if nested { TensorLayout::Nested } else { TensorLayout::Binary })
+}
+
 /// The card's text.
-pub fn render(m: &Manifest, plan: &Plan) -> String {
+pub fn render(m: &Manifest) -> String {
+    let (format, tensor_layout) = layout(m);
     let mut y = String::from("---\nconfigs:\n- config_name: default\n  data_files:\n");
     for s in &m.splits {
         let _ = write!(y, "  - split: {}\n    path: data/{}-*.{}\n", s.name, s.name, m.output_format);
     }
     y.push_str("dataset_info:\n");
-    if plan.output.format == OutputFormat::Parquet {
+    if format == OutputFormat::Parquet {
         y.push_str("  features:\n");
-        for (name, ty) in features(m, plan.output.tensor_layout) {
+        for (name, ty) in features(m, tensor_layout) {
             let _ = writeln!(y, "  - name: {name}\n{ty}");
         }
     }
@@ -35,7 +46,7 @@ pub fn render(m: &Manifest, plan: &Plan) -> String {
     }
     let total: u64 = m.splits.iter().map(|s| s.bytes).sum();
     let _ = write!(y, "  download_size: {total}\n  dataset_size: {total}\n---\n\n");
-    y + &body(m, plan)
+    y + &body(m)
 }
 
 /// `(name, indented YAML type lines)` per column, in schema order.
@@ -74,7 +85,8 @@ fn features(m: &Manifest, layout: TensorLayout) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn body(m: &Manifest, plan: &Plan) -> String {
+fn body(m: &Manifest) -> String {
+    let (format, tensor_layout) = layout(m);
     let (img, mask) = (&m.image, &m.mask);
     let mut b = String::from("# Rib segmentation shards (cxrshard)\n\n");
     let _ = writeln!(
@@ -93,7 +105,7 @@ fn body(m: &Manifest, plan: &Plan) -> String {
         m.config_sha256,
     );
     let shape = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
-    let load = match (plan.output.format, plan.output.tensor_layout) {
+    let load = match (format, tensor_layout) {
         (OutputFormat::Parquet, TensorLayout::Binary) => format!(
             "```python\nimport datasets, numpy as np\nds = datasets.load_dataset(\"path/to/this/folder\")\n\
              row = ds[\"train\"][0]\nimage = np.frombuffer(row[\"image\"], np.{}).reshape({})\n\

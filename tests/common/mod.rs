@@ -89,6 +89,8 @@ pub fn sha256(path: &Path) -> String {
 pub fn assert_same_dataset(a: &Path, b: &Path) {
     let ma = std::fs::read(a.join("manifest.json")).unwrap();
     assert_eq!(ma, std::fs::read(b.join("manifest.json")).unwrap(), "manifests differ");
+    let card = |d: &Path| std::fs::read_to_string(d.join("README.md")).expect("dataset card");
+    assert_eq!(card(a), card(b), "dataset cards differ");
     let m: serde_json::Value = serde_json::from_slice(&ma).unwrap();
     for split in m["splits"].as_array().unwrap() {
         for shard in split["shards"].as_array().unwrap() {

@@ -103,6 +103,17 @@ fn synth_run_and_read_back_every_shard() {
     assert_eq!(total, 14);
     let report = read_json(&out.join("run_report.json"));
     assert_eq!(report["images"], 14);
+    // One queue sample per row; each queue's depth stays within its bound.
+    let q = &report["queues"];
+    assert_eq!(q["samples"], total as u64);
+    for name in ["reading", "processing", "waiting_for_sink"] {
+        let (max, bound) = (q[name]["max"].as_u64().unwrap(), q[name]["bound"].as_u64().unwrap());
+        assert!(bound > 0 && max <= bound, "{name}: {}", q[name]);
+    }
+    assert!(q["processing"]["max"].as_u64().unwrap() >= 1, "some image was seen in the CPU stage");
+    for stage in ["read", "decode", "window", "resize", "rasterize", "encode_and_write"] {
+        assert!(report["stage_seconds"][stage].as_f64().unwrap() > 0.0, "{stage}");
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@
 pub mod cpu;
 pub mod journal;
 pub mod partition;
+pub mod queues;
 pub mod report;
 mod split;
 pub mod view;
@@ -100,6 +101,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
         output: output.clone(),
         pool,
         progress: progress.clone(),
+        queues: Arc::new(queues::Queues::default()),
         config_sha256,
     };
     let ticker = spawn_ticker(progress.clone());
@@ -107,7 +109,8 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     ticker.abort();
     let records = result?;
     let unreferenced = unreferenced_images(&input, &plan, &annotations).await?;
-    let report = progress.report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
+    let mut report = progress.report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
+    report.queues = ctx.queues.report(plan.run.read_concurrency, plan.run.in_flight, split::RESULT_CHANNEL);
     let header = manifest(&plan, Vec::new(), unreferenced);
     let shown = output.display().to_string();
     if let Some(p) = opts.partition {

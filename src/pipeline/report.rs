@@ -213,6 +213,7 @@ impl Progress {
                     rasterize: s.stages.rasterize,
                     encode_and_write: s.encode_seconds,
                 },
+                queues: Default::default(),
             }
         })
     }
@@ -268,4 +269,6 @@ pub struct RunReport {
     pub splits: Vec<SplitReport>,
     /// Per stage.
     pub stage_seconds: StageSeconds,
+    /// Queue depths: which stage waits on which.
+    pub queues: super::queues::QueueReport,
 }

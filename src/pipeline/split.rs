@@ -12,6 +12,7 @@
 
 use super::cpu::CpuPool;
 use super::journal::{self, ShardRecord};
+use super::queues::{Queue, Queues};
 use super::report::Progress;
 use crate::config::{Plan, SplitPlan};
 use crate::error::{Error, InputError, Result, Stage};
@@ -46,6 +47,8 @@ pub struct Ctx {
     pub pool: Arc<CpuPool>,
     /// Counters for progress and the run report.
     pub progress: Arc<Progress>,
+    /// Queue depths for the run report.
+    pub queues: Arc<Queues>,
     /// sha256 of the canonical configuration (journal records carry it).
     pub config_sha256: String,
 }
@@ -91,6 +94,7 @@ pub async fn run_split(
     let mut sink = SplitSink::new(ctx, split, inputs, shards);
     let mut sink_result = Ok(());
     while let Some((pos, outcome)) = rx.recv().await {
+        ctx.queues.sample(rx.len());
         if let Err(e) = sink.push(pos, outcome).await {
             sink_result = Err(e);
             break;
@@ -148,6 +152,7 @@ async fn fetch(
     entry: Entry,
 ) -> Result<Fetched> {
     let t0 = Instant::now();
+    let _reading = ctx.queues.enter(Queue::Reading);
     let source = image_path(&entry.img, &ctx.plan.input, &split);
     let not_found = |path: &str| InputError::new(Stage::Read, format!("image not found: {}", ctx.input.describe(path)));
     let (source, bytes) = match source {
@@ -193,8 +198,11 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     let polygons = entry.polygons.clone().unwrap_or_default();
     let decoder = decoder_for(&source, ctx.plan.input.format);
     let plan = ctx.plan.clone();
+    let processing = ctx.queues.enter(Queue::Processing);
     let job = ctx.pool.spawn(move || process(&bytes, decoder, &polygons, &plan).map(|p| (p, polygons)));
-    let outcome = match job.await {
+    let done = job.await;
+    drop(processing);
+    let outcome = match done {
         Ok(Ok((processed, polygons))) => {
             let times = processed.times;
             let row = Row { image_id: entry.image_id.clone(), split: split.name.clone(), source, polygons, processed };

@@ -8,7 +8,33 @@ mod cli;
 /// fault per 4 KiB (measured: about half the run's CPU time went to the kernel).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOC: NullTolerant = NullTolerant;
+
+/// jemalloc, except that freeing a null pointer does nothing, as C's `free(NULL)` does. The
+/// JPEG 2000 decoder (`openjp2`, a line-by-line port of OpenJPEG) frees code blocks' buffers
+/// that were never allocated that way; the system allocator ignores it, jemalloc treats it as
+/// impossible (a failed assertion in debug builds, undefined behaviour in release builds).
+#[cfg(not(target_env = "msvc"))]
+struct NullTolerant;
+
+#[cfg(not(target_env = "msvc"))]
+// SAFETY: every call is forwarded unchanged to jemalloc, except a null `dealloc`, which frees nothing.
+unsafe impl std::alloc::GlobalAlloc for NullTolerant {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        unsafe { tikv_jemallocator::Jemalloc.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        unsafe { tikv_jemallocator::Jemalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        if !ptr.is_null() {
+            unsafe { tikv_jemallocator::Jemalloc.dealloc(ptr, layout) }
+        }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        unsafe { tikv_jemallocator::Jemalloc.realloc(ptr, layout, new_size) }
+    }
+}
 
 /// jemalloc options, read before `main`: one arena (the big buffers are few and short-lived,
 /// and one arena reuses them best) and freed pages kept, not purged: purging is what made every

@@ -2,6 +2,10 @@
 #   docker build -t cxrshard:latest .
 #   docker run --rm -v "$PWD/data:/data" cxrshard:latest run /pipelines/vindr-ribcxr-dicom.toml --input /data/in --output /data/out
 FROM rust:1.95-bookworm AS build
+# cmake builds CharLS (JPEG-LS) and libjpeg-turbo (lossy JPEG); nasm assembles libjpeg-turbo's SIMD code
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cmake nasm \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src

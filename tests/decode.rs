@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::dicom::{encode_encapsulated, Spec};
 use common::{bin, run_expect, synth};
 use std::path::Path;
 
@@ -100,5 +101,105 @@ fn lossless_transfer_syntaxes_decode_to_the_same_stored_values() {
         let st = std::process::Command::new(cmd[0]).args(&cmd[1..]).arg(&dcm).arg(&enc).status().unwrap();
         assert!(st.success(), "{cmd:?} failed");
         assert_eq!(raw(&enc), reference, "{cmd:?}");
+    }
+}
+
+/// A synthetic 12-bit frame: a ramp with a ripple, 96 rows × 128 columns, values 50..=3800.
+fn source_12bit() -> (usize, usize, Vec<u16>) {
+    let (rows, cols) = (96, 128);
+    let v = |y: f64, x: f64| 200.0 + 24.0 * x + 4.0 * y + 150.0 * (x / 6.0).sin() * (y / 8.0).cos();
+    let pixels = (0..rows * cols).map(|i| v((i / cols) as f64, (i % cols) as f64).round() as u16).collect();
+    (rows, cols, pixels)
+}
+
+/// A 12-bit lossy JPEG (SOF1, JPEG Extended Process 4) of a greyscale frame, quality 90, by
+/// libjpeg-turbo's encoder (the crate's own dependency, so no tool needs installing; dcmtk's
+/// encoder is covered by tests/python/check_dicom_parity.py).
+fn jpeg12(pixels: &[u16], rows: usize, cols: usize) -> Vec<u8> {
+    use std::ffi::c_int;
+    use turbojpeg_sys as tj;
+    let src: Vec<i16> = pixels.iter().map(|&v| v as i16).collect();
+    // SAFETY: a fresh handle; `src` holds rows × cols grey samples; the output buffer is
+    // allocated by the library and freed with tj3Free after copying.
+    unsafe {
+        let h = tj::tj3Init(tj::TJINIT_TJINIT_COMPRESS as c_int);
+        assert!(!h.is_null());
+        assert_eq!(tj::tj3Set(h, tj::TJPARAM_TJPARAM_QUALITY as c_int, 90), 0);
+        assert_eq!(tj::tj3Set(h, tj::TJPARAM_TJPARAM_SUBSAMP as c_int, tj::TJSAMP_TJSAMP_GRAY as c_int), 0);
+        let (mut buf, mut size) = (std::ptr::null_mut(), 0);
+        let rc = tj::tj3Compress12(
+            h,
+            src.as_ptr(),
+            cols as c_int,
+            0,
+            rows as c_int,
+            tj::TJPF_TJPF_GRAY as c_int,
+            &mut buf,
+            &mut size,
+        );
+        assert_eq!(rc, 0, "tj3Compress12");
+        let out = std::slice::from_raw_parts(buf, size as usize).to_vec();
+        tj::tj3Free(buf.cast());
+        tj::tj3Destroy(h);
+        out
+    }
+}
+
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+
+/// Largest stored-value error accepted for the quality-90 12-bit JPEG of `source_12bit` (0.5 % of
+/// the 12-bit range; a decoder that drops the 4 low bits or decodes 8-bit would be off by more).
+const JPEG12_TOLERANCE: i32 = 20;
+
+fn write_jpeg12_dicom(dir: &Path, name: &str, rows: u16, stream: Vec<u8>) -> std::path::PathBuf {
+    let spec = Spec { rows, cols: 128, samples_per_pixel: 1, photometric: "MONOCHROME2", pixels: None, extra: vec![] };
+    let path = dir.join(name);
+    std::fs::write(&path, encode_encapsulated(&spec, JPEG_EXTENDED, stream)).unwrap();
+    path
+}
+
+#[test]
+fn jpeg_extended_12_bit_decodes_to_the_source_pixels_within_the_lossy_tolerance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (rows, cols, source) = source_12bit();
+    let stream = jpeg12(&source, rows, cols);
+    let sof1_12bit_grey = [0xFF, 0xC1, 0x00, 0x0B, 0x0C];
+    assert!(stream.windows(5).any(|w| w == sof1_12bit_grey), "an SOF1 (extended sequential), 12-bit frame");
+    let dcm = write_jpeg12_dicom(tmp.path(), "j12.dcm", rows as u16, stream);
+    let npy = tmp.path().join("r.npy");
+    run_expect(bin().arg("decode").arg(&dcm).arg("--out").arg(&npy).arg("--raw"), 0);
+    let (descr, shape, data) = read_npy(&npy);
+    assert_eq!((descr.as_str(), shape), ("<u2", vec![rows, cols]));
+    let raw: Vec<i32> = data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as i32).collect();
+    let errors: Vec<i32> = raw.iter().zip(&source).map(|(&r, &s)| (r - s as i32).abs()).collect();
+    let max_error = *errors.iter().max().unwrap();
+    let mean_error = errors.iter().sum::<i32>() as f64 / errors.len() as f64;
+    assert!(max_error <= JPEG12_TOLERANCE && mean_error < 3.0, "max {max_error}, mean {mean_error:.2}");
+    assert!(*raw.iter().max().unwrap() > 3500, "the full 12-bit range comes back");
+    // the display chain on top: window 2048/4096 (PS3.3 C.11.2.1.2) of the source, within the
+    // lossy error scaled to 8 bits, plus one level of rounding
+    run_expect(bin().arg("decode").arg(&dcm).arg("--out").arg(&npy).args(["--size", "native"]), 0);
+    let (descr, _, shown) = read_npy(&npy);
+    assert_eq!(descr, "|u1");
+    let window = |x: f64| (((x - 2047.5) / 4095.0 + 0.5).clamp(0.0, 1.0) * 255.0).round() as i32;
+    let worst = shown.iter().zip(&source).map(|(&d, &s)| (d as i32 - window(s as f64)).abs()).max().unwrap();
+    assert!(worst <= 1 + JPEG12_TOLERANCE * 255 / 4095, "display differs from the source's by {worst}");
+}
+
+#[test]
+fn truncated_or_mismatched_12_bit_jpeg_is_a_reject_naming_the_syntax_not_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (rows, cols, source) = source_12bit();
+    let stream = jpeg12(&source, rows, cols);
+    let cases = [
+        ("truncated.dcm", rows as u16, stream[..stream.len() / 2].to_vec(), "Premature end of JPEG file"),
+        ("rows.dcm", 2 * rows as u16, stream.clone(), "the JPEG codestream is 96x128 (rows x columns)"),
+        ("garbage.dcm", rows as u16, b"\xFF\xD8\xFF\xC1 not a JPEG".to_vec(), "libjpeg-turbo"),
+    ];
+    for (name, header_rows, stream, expected) in cases {
+        let dcm = write_jpeg12_dicom(tmp.path(), name, header_rows, stream);
+        let out = run_expect(bin().arg("decode").arg(&dcm).args(["--out", "x.npy"]), 1);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(JPEG_EXTENDED) && err.contains(expected) && !err.contains("panicked"), "{name}: {err}");
     }
 }

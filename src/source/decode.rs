@@ -1,4 +1,5 @@
-//! Image decoders: DICOM through `dicom-object` + `dicom-pixeldata`, rasters through `image`.
+//! Image decoders: DICOM through `dicom-object` + `dicom-pixeldata` (lossy JPEG through
+//! libjpeg-turbo, see [`super::jpeg`]), rasters through `image`.
 //!
 //! Decoders only read: they return stored values and the allow-listed technical attributes
 //! (see [`super::header`]) in a [`SourceImage`]; all display maths (modality LUT, VOI,
@@ -15,7 +16,7 @@ use crate::config::{ColorPolicy, ImagePlan, MultiFrame};
 use crate::error::InputError;
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
-use dicom_object::OpenFileOptions;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 
 /// The pipeline-file choices a DICOM decoder needs.
@@ -60,7 +61,13 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, I
         Colour::Grey(photometric) => {
             let samples = match native_pixel_range(bytes, &header) {
                 Some(range) => samples_from_bytes(&bytes[range], &header, Endian::Little)?,
-                None => samples_from_bytes(&decode_with_pixeldata(bytes, &header)?.data, &header, Endian::Native)?,
+                None => {
+                    let d = decode_frame(bytes, &header)?;
+                    if let Some(bits) = d.value_bits.filter(|_| !header.signed) {
+                        bits_stored = bits_stored.max(bits);
+                    }
+                    samples_from_bytes(&d.data, &header, Endian::Native)?
+                }
             };
             if JPEG_2000.contains(&header.transfer_syntax.as_str()) {
                 bits_stored = j2k_bits(&samples, &header);
@@ -68,7 +75,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, I
             (samples, photometric)
         }
         Colour::Colour => {
-            let d = decode_with_pixeldata(bytes, &header)?;
+            let d = decode_frame(bytes, &header)?;
             (super::colour::luma(&d.data, &header, &d.photometric, d.planar)?, Photometric::Monochrome2)
         }
     };
@@ -106,34 +113,48 @@ fn check_policies(h: &Header, opts: &DecodeOptions) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Frame 0 as `dicom-pixeldata` decoded it.
-struct Decoded {
-    /// Samples in native byte order.
-    data: Vec<u8>,
+/// Frame 0 as a codec decoded it.
+pub(super) struct Decoded {
+    /// Samples in native byte order, `BitsAllocated` wide.
+    pub(super) data: Vec<u8>,
     /// Photometric interpretation of `data`.
-    photometric: String,
+    pub(super) photometric: String,
     /// Colour planes one after the other.
-    planar: bool,
+    pub(super) planar: bool,
+    /// Bits of each value when the codec may reconstruct values above `BitsStored` (lossy JPEG:
+    /// its precision); unsigned values are then taken at this width, as pydicom gives them.
+    pub(super) value_bits: Option<u16>,
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
-/// The general path: parse the whole file and let `dicom-pixeldata` decode frame 0.
-fn decode_with_pixeldata(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
+/// The general path: parse the whole file and decode frame 0 with the transfer syntax's codec,
+/// libjpeg-turbo for lossy JPEG, `dicom-pixeldata` for everything else.
+fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
     let ts = transfer_syntax_name(&header.transfer_syntax);
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .from_reader(bytes)
         .map_err(|e| reject(format!("cannot read the data set (transfer syntax {ts}): {}", chain(&e))))?;
-    if obj.get(tags::PIXEL_DATA).is_none() {
+    let Some(pixels) = obj.get(tags::PIXEL_DATA) else {
         return Err(reject("no Pixel Data (7FE0,0010) element"));
+    };
+    if super::jpeg::handles(&header.transfer_syntax) {
+        let (Some(fragments), Some(offsets)) = (pixels.fragments(), pixels.value().offset_table()) else {
+            return Err(reject(format!("transfer syntax {ts}: Pixel Data is not encapsulated (no fragments)")));
+        };
+        return super::jpeg::decode(fragments, offsets, header);
     }
+    decode_with_pixeldata(&obj, header)
+}
+
+/// Frame 0 through `dicom-pixeldata`'s frame decoder.
+fn decode_with_pixeldata(obj: &DefaultDicomObject, header: &Header) -> Result<Decoded, InputError> {
+    let ts = transfer_syntax_name(&header.transfer_syntax);
     // A panicking codec must not take the worker down: it becomes a reject like any error.
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data_frame(0)))
         .map_err(|_| reject(format!("the decoder for transfer syntax {ts} panicked on this file")))?
-        .map_err(|e| {
-            reject(format!("cannot decode Pixel Data (transfer syntax {ts}): {}{}", chain(&e), hint(header)))
-        })?;
+        .map_err(|e| reject(format!("cannot decode Pixel Data (transfer syntax {ts}): {}", chain(&e))))?;
     if decoded.bits_allocated() != header.bits_allocated {
         return Err(reject(format!(
             "transfer syntax {ts}: the codec produced {}-bit samples, the header says BitsAllocated {}",
@@ -150,7 +171,7 @@ fn decode_with_pixeldata(bytes: &[u8], header: &Header) -> Result<Decoded, Input
         header.photometric_name.clone()
     };
     let planar = !encapsulated && header.planar;
-    Ok(Decoded { data: decoded.into_data(), photometric, planar })
+    Ok(Decoded { data: decoded.into_data(), photometric, planar, value_bits: None })
 }
 
 /// An error and its sources, `a: b: c` (codec errors hide the useful part in the source).
@@ -184,17 +205,6 @@ fn j2k_bits(samples: &Samples, h: &Header) -> u16 {
         h.bits_allocated
     } else {
         h.bits_stored
-    }
-}
-
-const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
-
-/// What is missing, for the failures we know the cause of.
-fn hint(h: &Header) -> &'static str {
-    if h.transfer_syntax == JPEG_EXTENDED && h.bits_stored > 8 {
-        " (12-bit lossy JPEG is not supported: the jpeg-decoder codec only implements 8-bit DCT JPEG)"
-    } else {
-        ""
     }
 }
 

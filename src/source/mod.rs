@@ -6,6 +6,7 @@ mod colour;
 pub mod decode;
 pub mod header;
 pub mod image;
+mod jpeg;
 
 use crate::config::{InputFormat, InputPlan, SplitPlan};
 use crate::error::{InputError, Stage};

@@ -1,5 +1,6 @@
 //! Build small DICOM files for tests with dicom-object (valid, or broken on purpose).
 
+use dicom_core::value::PixelFragmentSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
@@ -30,6 +31,27 @@ fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: impl Into<PrimitiveV
 
 /// Encode a Part 10 file (Explicit VR Little Endian).
 pub fn encode(spec: &Spec) -> Vec<u8> {
+    let mut obj = attributes(spec);
+    if let Some(p) = &spec.pixels {
+        obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(p.iter().copied().collect())));
+    }
+    write(obj, uids::EXPLICIT_VR_LITTLE_ENDIAN)
+}
+
+/// Encode a Part 10 file whose Pixel Data is one encapsulated fragment (a JPEG codestream, say)
+/// in transfer syntax `ts`; `spec.pixels` is ignored.
+pub fn encode_encapsulated(spec: &Spec, ts: &str, fragment: Vec<u8>) -> Vec<u8> {
+    let mut obj = attributes(spec);
+    let mut fragment = fragment;
+    if fragment.len() % 2 == 1 {
+        fragment.push(0); // items have even length
+    }
+    let pixels = PixelFragmentSequence::new(Vec::<u32>::new(), vec![fragment]);
+    obj.put(DataElement::new(tags::PIXEL_DATA, VR::OB, pixels));
+    write(obj, ts)
+}
+
+fn attributes(spec: &Spec) -> InMemDicomObject {
     let mut obj = InMemDicomObject::new_empty();
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, uids::DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PRESENTATION);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "2.25.1234567890");
@@ -46,10 +68,11 @@ pub fn encode(spec: &Spec) -> Vec<u8> {
     for (tag, vr, v) in &spec.extra {
         put(&mut obj, *tag, *vr, *v);
     }
-    if let Some(p) = &spec.pixels {
-        obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(p.iter().copied().collect())));
-    }
-    let meta = FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN);
+    obj
+}
+
+fn write(obj: InMemDicomObject, ts: &str) -> Vec<u8> {
+    let meta = FileMetaTableBuilder::new().transfer_syntax(ts);
     let file = obj.with_meta(meta).expect("meta group");
     let mut buf = Vec::new();
     file.write_all(&mut buf).expect("encode DICOM");

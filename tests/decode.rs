@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::dicom::{encode_encapsulated, Spec};
+use common::dicom::{encode_encapsulated, encode_with, Spec};
 use common::{bin, run_expect, synth};
 use std::path::Path;
 
@@ -202,4 +202,58 @@ fn truncated_or_mismatched_12_bit_jpeg_is_a_reject_naming_the_syntax_not_a_crash
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(JPEG_EXTENDED) && err.contains(expected) && !err.contains("panicked"), "{name}: {err}");
     }
+}
+
+/// PALETTE COLOR with `image.color = "luma"`: indices through the three LUTs, then Rec. 601 luma;
+/// rejected by default.
+#[test]
+fn palette_color_is_rejected_by_default_and_converted_to_luma_on_request() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let tmp = tempfile::tempdir().unwrap();
+    // 4 x 4 indices 0..=15; red rises, blue falls, green is a step at index 8; first mapped = 0
+    let red: Vec<u16> = (0..16).map(|i| i * 4000).collect();
+    let green: Vec<u16> = (0..16).map(|i| if i < 8 { 0 } else { 30000 }).collect();
+    let blue: Vec<u16> = (0..16).map(|i| 65535 - i * 4000).collect();
+    let lut = |desc, data, v: &Vec<u16>| {
+        [
+            DataElement::new(desc, VR::US, PrimitiveValue::from([16u16, 0, 16])),
+            DataElement::new(data, VR::OW, PrimitiveValue::U16(v.iter().copied().collect())),
+        ]
+    };
+    let mut more = Vec::new();
+    more.extend(lut(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA, &red));
+    more.extend(lut(
+        tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+        tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+        &green,
+    ));
+    more.extend(lut(
+        tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+        tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+        &blue,
+    ));
+    let spec = Spec {
+        rows: 4,
+        cols: 4,
+        samples_per_pixel: 1,
+        photometric: "PALETTE COLOR",
+        pixels: Some((0..16).collect()),
+        extra: vec![],
+    };
+    let dcm = tmp.path().join("palette.dcm");
+    std::fs::write(&dcm, encode_with(&spec, more)).unwrap();
+    let npy = tmp.path().join("p.npy");
+    let out = run_expect(bin().arg("decode").arg(&dcm).arg("--out").arg(&npy), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PALETTE COLOR) and image.color = \"reject\""));
+    run_expect(bin().arg("decode").arg(&dcm).arg("--out").arg(&npy).args(["--raw", "--set", "image.color=luma"]), 0);
+    let (descr, shape, data) = read_npy(&npy);
+    assert_eq!((descr.as_str(), shape), ("<u2", vec![4, 4]));
+    let grey: Vec<u16> = data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let expected: Vec<u16> = (0..16)
+        .map(|i| (0.299 * red[i] as f64 + 0.587 * green[i] as f64 + 0.114 * blue[i] as f64).round() as u16)
+        .collect();
+    assert_eq!(grey, expected);
+    // by hand: 0.114 × 65535; 0.299 × 32000 + 0.587 × 30000 + 0.114 × 33535
+    assert_eq!((grey[0], grey[8]), (7471, 31001));
 }

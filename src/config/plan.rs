@@ -123,7 +123,8 @@ pub enum MultiFrame {
 pub enum ColorPolicy {
     /// Reject the input.
     Reject,
-    /// Convert to grey: `0.299 R + 0.587 G + 0.114 B` (Rec. 601, the Y of YBR_FULL).
+    /// Convert to grey: `0.299 R + 0.587 G + 0.114 B` (Rec. 601, the Y of YBR_FULL); PALETTE
+    /// COLOR indices go through the Red/Green/Blue Palette Color LUTs first.
     Luma,
 }
 

@@ -138,8 +138,8 @@ pub struct RawImage {
     pub normalize: Option<String>,
     /// Multi-frame DICOM files: `first` (default: use frame 0) or `reject`.
     pub multiframe: Option<String>,
-    /// Colour DICOM files (RGB, YBR): `reject` (default) or `luma` (convert to grey with
-    /// Rec. 601 weights, the Y of YBR_FULL).
+    /// Colour DICOM files (RGB, YBR, PALETTE COLOR): `reject` (default) or `luma` (convert to
+    /// grey with Rec. 601 weights, the Y of YBR_FULL; palette indices through their LUTs first).
     pub color: Option<String>,
 }
 

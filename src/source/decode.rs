@@ -56,44 +56,62 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, I
     let header = Header::read(&head)?;
     drop(head);
     check_policies(&header, opts)?;
-    let mut bits_stored = header.bits_stored;
-    let (samples, photometric) = match header.colour {
+    let (samples, photometric, bits_stored) = match header.colour {
         Colour::Grey(photometric) => {
-            let samples = match native_pixel_range(bytes, &header) {
-                Some(range) => samples_from_bytes(&bytes[range], &header, Endian::Little)?,
-                None => {
-                    let d = decode_frame(bytes, &header)?;
-                    if let Some(bits) = d.value_bits.filter(|_| !header.signed) {
-                        bits_stored = bits_stored.max(bits);
-                    }
-                    samples_from_bytes(&d.data, &header, Endian::Native)?
-                }
-            };
-            if JPEG_2000.contains(&header.transfer_syntax.as_str()) {
-                bits_stored = j2k_bits(&samples, &header);
-            }
-            (samples, photometric)
+            let (samples, bits) = stored_samples(bytes, &header)?;
+            (samples, photometric, bits)
         }
         Colour::Colour => {
             let d = decode_frame(bytes, &header)?;
-            (super::colour::luma(&d.data, &header, &d.photometric, d.planar)?, Photometric::Monochrome2)
+            let grey = super::colour::luma(&d.data, &header, &d.photometric, d.planar)?;
+            (grey, Photometric::Monochrome2, 0)
+        }
+        Colour::Palette => {
+            let (indices, bits) = stored_samples(bytes, &header)?;
+            let rgb = header.palette.as_ref().ok_or_else(|| reject("PALETTE COLOR without palette LUTs"))?;
+            (super::colour::palette_luma(&indices, bits, header.signed, rgb), Photometric::Monochrome2, 0)
         }
     };
-    let colour = header.colour == Colour::Colour;
+    let colour = !matches!(header.colour, Colour::Grey(_));
+    let grey_bits = match samples {
+        Samples::U8(_) => 8,
+        Samples::U16(_) => 16,
+    };
     Ok(SourceImage {
         width: header.cols,
         height: header.rows,
         samples,
-        bits_stored: if colour { header.bits_allocated } else { bits_stored },
+        bits_stored: if colour { grey_bits } else { bits_stored },
         signed: header.signed && !colour,
         photometric,
         rescale: if colour { None } else { header.rescale },
-        windows: header.windows,
+        // VOI applies to greyscale images: a window in a colour file describes no grey of ours
+        windows: if colour { Vec::new() } else { header.windows },
         voi_function: header.voi_function,
         luts: if colour { Default::default() } else { header.luts },
         kind: SourceKind::Dicom,
         transfer_syntax: Some(header.transfer_syntax),
     })
+}
+
+/// One-sample frames (greyscale or palette indices): the stored samples and how many low bits
+/// of each are the value (`BitsStored`, or wider where a lossy codec may overshoot it).
+fn stored_samples(bytes: &[u8], header: &Header) -> Result<(Samples, u16), InputError> {
+    let mut bits_stored = header.bits_stored;
+    let samples = match native_pixel_range(bytes, header) {
+        Some(range) => samples_from_bytes(&bytes[range], header, Endian::Little)?,
+        None => {
+            let d = decode_frame(bytes, header)?;
+            if let Some(bits) = d.value_bits.filter(|_| !header.signed) {
+                bits_stored = bits_stored.max(bits);
+            }
+            samples_from_bytes(&d.data, header, Endian::Native)?
+        }
+    };
+    if JPEG_2000.contains(&header.transfer_syntax.as_str()) {
+        bits_stored = j2k_bits(&samples, header);
+    }
+    Ok((samples, bits_stored))
 }
 
 fn check_policies(h: &Header, opts: &DecodeOptions) -> Result<(), InputError> {
@@ -109,6 +127,12 @@ fn check_policies(h: &Header, opts: &DecodeOptions) -> Result<(), InputError> {
              (set \"luma\" to convert to grey)",
             h.photometric_name
         )));
+    }
+    if h.colour == Colour::Palette && opts.color == ColorPolicy::Reject {
+        return Err(reject(
+            "colour image (PhotometricInterpretation PALETTE COLOR) and image.color = \"reject\" \
+             (set \"luma\" to convert to grey)",
+        ));
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub enum Colour {
     Grey(Photometric),
     /// Three samples per pixel: `RGB` or `YBR_*` (see `Header::photometric_name`).
     Colour,
+    /// `PALETTE COLOR`: one sample per pixel indexing the Red/Green/Blue Palette Color LUTs.
+    Palette,
 }
 
 /// The allow-listed technical attributes of one file.
@@ -63,6 +65,8 @@ pub struct Header {
     pub luts: DisplayLuts,
     /// Transfer syntax UID.
     pub transfer_syntax: String,
+    /// Red, green and blue Palette Color LUTs (PALETTE COLOR only).
+    pub palette: Option<[Lut; 3]>,
 }
 
 impl Header {
@@ -96,6 +100,7 @@ impl Header {
             presentation_inverse: string(obj, tags::PRESENTATION_LUT_SHAPE).as_deref() == Some("INVERSE"),
             padding: padding(obj, signed),
         };
+        let palette = if colour == Colour::Palette { Some(palette(obj)?) } else { None };
         Ok(Header {
             rows,
             cols,
@@ -112,6 +117,7 @@ impl Header {
             voi_function: voi_function(obj),
             luts,
             transfer_syntax,
+            palette,
         })
     }
 
@@ -126,9 +132,10 @@ fn colour_model(pi: &str, spp: u16) -> Result<Colour, InputError> {
         ("MONOCHROME1", 1) => Ok(Colour::Grey(Photometric::Monochrome1)),
         ("MONOCHROME2", 1) => Ok(Colour::Grey(Photometric::Monochrome2)),
         ("RGB" | "YBR_FULL" | "YBR_FULL_422" | "YBR_ICT" | "YBR_RCT" | "YBR_PARTIAL_420", 3) => Ok(Colour::Colour),
+        ("PALETTE COLOR", 1) => Ok(Colour::Palette),
         _ => Err(reject(format!(
             "PhotometricInterpretation {pi:?} with SamplesPerPixel {spp}: expected MONOCHROME1/MONOCHROME2 \
-             (1 sample) or RGB/YBR (3 samples); PALETTE COLOR and others are not supported"
+             or PALETTE COLOR (1 sample) or RGB/YBR (3 samples); others are not supported"
         ))),
     }
 }
@@ -235,6 +242,52 @@ fn lut(item: &InMemDicomObject, signed: bool) -> Result<Lut, String> {
     }
     let first = if first < 0 { first as i32 } else { as_signed_if(first, signed) };
     Ok(Lut { first, bits: bits as u16, data: data[..entries].to_vec() })
+}
+
+/// The Red, Green and Blue Palette Color LUTs (PS3.3 C.7.6.3.1.5-6). Entries are 8- or 16-bit
+/// as the data's length says (as pydicom reads them: some files declare 16 bits and store bytes);
+/// segmented palettes are not supported.
+fn palette(obj: &InMemDicomObject) -> Result<[Lut; 3], InputError> {
+    let one = |desc: Tag, data: Tag, colour: &str| -> Result<Lut, InputError> {
+        let name = format!("{colour} Palette Color LUT");
+        let e = |m: String| reject(format!("PALETTE COLOR: {name}: {m}"));
+        let d: Vec<i64> = obj
+            .get(desc)
+            .ok_or_else(|| e(format!("missing descriptor {desc}")))?
+            .to_multi_int::<i64>()
+            .map_err(|err| e(format!("descriptor: {err}")))?;
+        let [entries, first, _bits] = d[..] else {
+            return Err(e(format!("descriptor has {} values, expected 3", d.len())));
+        };
+        let entries = if entries == 0 { MAX_LUT_ENTRIES } else { (entries as usize).min(MAX_LUT_ENTRIES) };
+        let data =
+            obj.get(data).ok_or_else(|| e(format!("missing data {data} (segmented palettes are not supported)")))?;
+        let (values, bits) = palette_entries(data.value().primitive(), entries).ok_or_else(|| {
+            e(format!("LUT data does not hold {entries} 8- or 16-bit entries as the descriptor says"))
+        })?;
+        Ok(Lut { first: first as i32, bits, data: values })
+    };
+    Ok([
+        one(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA, "Red")?,
+        one(tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA, "Green")?,
+        one(tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA, "Blue")?,
+    ])
+}
+
+/// `entries` LUT values and their width from a palette's data, however it was parsed (bytes or
+/// little-endian words): 8-bit entries when the data is `entries` bytes long, 16-bit when twice.
+fn palette_entries(value: Option<&dicom_core::PrimitiveValue>, entries: usize) -> Option<(Vec<u16>, u16)> {
+    use dicom_core::PrimitiveValue as P;
+    let bytes: Vec<u8> = match value? {
+        P::U8(v) => v.to_vec(),
+        P::U16(v) => v.iter().flat_map(|w| w.to_le_bytes()).collect(),
+        _ => return None,
+    };
+    match bytes.len() / entries {
+        1 => Some((bytes[..entries].iter().map(|&b| b as u16).collect(), 8)),
+        2 => Some((bytes[..2 * entries].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect(), 16)),
+        _ => None,
+    }
 }
 
 /// A readable name for a transfer syntax (falls back to the UID).

@@ -3,6 +3,7 @@
 use dicom_core::value::PixelFragmentSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
+use dicom_object::mem::InMemElement;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
 /// What to put in a test DICOM.
@@ -34,6 +35,19 @@ pub fn encode(spec: &Spec) -> Vec<u8> {
     let mut obj = attributes(spec);
     if let Some(p) = &spec.pixels {
         obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(p.iter().copied().collect())));
+    }
+    write(obj, uids::EXPLICIT_VR_LITTLE_ENDIAN)
+}
+
+/// Encode a Part 10 file (Explicit VR Little Endian) with more elements than `Spec` describes
+/// (binary ones, such as palette LUTs).
+pub fn encode_with(spec: &Spec, more: Vec<InMemElement>) -> Vec<u8> {
+    let mut obj = attributes(spec);
+    if let Some(p) = &spec.pixels {
+        obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(p.iter().copied().collect())));
+    }
+    for e in more {
+        obj.put(e);
     }
     write(obj, uids::EXPLICIT_VR_LITTLE_ENDIAN)
 }

@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
 LOSSLESS = {
     "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
@@ -174,12 +174,13 @@ def compare(binary, path, work, label, lossless, ref_path=None):
     return diff
 
 
-def compare_luma(binary, path, work, label, ds, rgb):
-    """`image.color = "luma"`: Rec. 601 luma of pydicom's RGB, min..max to 0..255, within 1 level."""
+def compare_luma(binary, path, work, label, ds, rgb, required=False):
+    """`image.color = "luma"`: Rec. 601 luma of pydicom's RGB, min..max to 0..255, within 1 level.
+    A reject is reported, and is a failure when `required`."""
     out = os.path.join(work, "o.npy")
     r = cxrshard(binary, path, out, "--size", "native", "--set", "image.color=luma")
     if r.returncode != 0:
-        print(f"  {label + ' (luma)':<58} rejected: {r.stderr.strip()[-110:]}")
+        (fail if required else print)(f"  {label + ' (luma)':<58} rejected: {r.stderr.strip()[-110:]}")
         return
     rgb = rgb.astype(np.float64)  # pydicom 3's pixel_array is already RGB for YBR files (as_rgb)
     luma = np.round(rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114)
@@ -231,6 +232,8 @@ def pydicom_files(binary, work):
             expect_reject(binary, f, work, name, ["colour image", "PALETTE COLOR", "not a readable DICOM"])
             if spp == 3 and ts in LOSSLESS:
                 compare_luma(binary, f, work, name, ds, stored)
+            if spp == 1 and ts in LOSSLESS:  # PALETTE COLOR: pydicom's apply_color_lut, then luma
+                compare_luma(binary, f, work, name, ds, apply_color_lut(stored, ds), required=True)
             continue
         compare(binary, f, work, name, ts in LOSSLESS)
         checked += 1

@@ -57,25 +57,10 @@ pub fn fill_polygon(plane: &mut [u8], width: usize, height: usize, points: &[(i3
 
 /// Bounding box (x_min, y_min, x_max, y_max), inclusive, of the pixels equal to non-zero in a plane; None if empty.
 pub fn nonzero_bbox(plane: &[u8], width: usize, height: usize) -> Option<(u32, u32, u32, u32)> {
-    if width == 0 || width.checked_mul(height) != Some(plane.len()) {
+    if width == 0 || height == 0 || width.checked_mul(height) != Some(plane.len()) {
         return None;
     }
-    let mut bbox: Option<(usize, usize, usize, usize)> = None;
-    for (y, row) in plane.chunks_exact(width).enumerate() {
-        let Some(first) = row.iter().position(|&v| v != 0) else {
-            continue;
-        };
-        // A row with a first non-zero pixel also has a last one.
-        let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
-        bbox = Some(match bbox {
-            None => (first, y, last, y),
-            Some((x0, y0, x1, _)) => (x0.min(first), y0, x1.max(last), y),
-        });
-    }
-    // Coordinates beyond u32 cannot occur for planes that fit in memory on
-    // the supported targets; saturate rather than panic if they ever do.
-    let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-    bbox.map(|(x0, y0, x1, y1)| (to_u32(x0), to_u32(y0), to_u32(x1), to_u32(y1)))
+    nonzero_bbox_in(plane, width, (0, 0, width - 1, height - 1))
 }
 
 /// [`nonzero_bbox`] restricted to the inclusive region `(x0, y0, x1, y1)` of a plane `width`

@@ -56,24 +56,24 @@ impl Entry {
 /// of columns, lacks the `img` column or a configured label column.
 pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entry>> {
     let fail = |message: String| Error::Annotations { path: location.to_string(), message };
-    let fixed;
-    let text = match serde_json::from_slice::<IgnoredAny>(bytes) {
-        Ok(_) => bytes,
-        // Python's json module writes NaN/Infinity, which JSON does not allow; read them as null so
-        // the rows holding them are rejected with a reason instead of failing the whole file.
-        Err(e) => {
-            fixed = non_finite_to_null(bytes)
-                .filter(|f| serde_json::from_slice::<IgnoredAny>(f).is_ok())
-                .ok_or_else(|| fail(format!("not valid JSON: {e}")))?;
-            &fixed[..]
-        }
-    };
     // Columns stay unparsed text until needed, and each label column is turned into compact
     // polygons before the next is parsed: a `Value` tree is ~10x the size of its JSON.
-    let columns: IndexMap<String, &RawValue> = serde_json::from_slice(text).map_err(|_| {
-        let root: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
-        fail(format!("expected a JSON object of columns (pandas to_json \"columns\" orientation), got {}", kind(&root)))
-    })?;
+    let fixed;
+    let columns: IndexMap<String, &RawValue> = match serde_json::from_slice(bytes) {
+        Ok(c) => c,
+        // Only on failure is the file scanned again, to say why.
+        Err(_) => match serde_json::from_slice::<IgnoredAny>(bytes) {
+            Ok(_) => return Err(not_columns(bytes, &fail)),
+            // Python's json module writes NaN/Infinity, which JSON does not allow; read them as null so
+            // the rows holding them are rejected with a reason instead of failing the whole file.
+            Err(e) => {
+                fixed = non_finite_to_null(bytes)
+                    .filter(|f| serde_json::from_slice::<IgnoredAny>(f).is_ok())
+                    .ok_or_else(|| fail(format!("not valid JSON: {e}")))?;
+                serde_json::from_slice(&fixed).map_err(|_| not_columns(&fixed, &fail))?
+            }
+        },
+    };
     let img = column(&columns, "img").map_err(&fail)?;
     let mut label_columns: Vec<HashMap<String, Cell>> = labels
         .iter()
@@ -107,6 +107,12 @@ pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entr
         })
         .collect();
     Ok(entries)
+}
+
+/// The error for valid JSON that is not an object of columns.
+fn not_columns(text: &[u8], fail: &dyn Fn(String) -> Error) -> Error {
+    let root: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
+    fail(format!("expected a JSON object of columns (pandas to_json \"columns\" orientation), got {}", kind(&root)))
 }
 
 /// One parsed label cell: a polygon, absent, or why it is unusable.

@@ -16,6 +16,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+mod cells;
+
 /// A polygon in original-image pixel coordinates.
 pub type Polygon = Vec<[f64; 2]>;
 
@@ -75,11 +77,8 @@ pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entr
         },
     };
     let img = column(&columns, "img").map_err(&fail)?;
-    let mut label_columns: Vec<HashMap<String, Cell>> = labels
-        .iter()
-        .map(|l| column(&columns, l).map(|c| c.into_iter().map(|(k, v)| (k, parse_polygon(&v))).collect()))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(&fail)?;
+    let mut label_columns: Vec<HashMap<String, Cell>> =
+        labels.iter().map(|l| label_column(&columns, l)).collect::<std::result::Result<_, _>>().map_err(&fail)?;
     drop(columns);
     let mut keys: Vec<&String> = img.keys().collect();
     sort_keys(&mut keys);
@@ -116,7 +115,7 @@ fn not_columns(text: &[u8], fail: &dyn Fn(String) -> Error) -> Error {
 }
 
 /// One parsed label cell: a polygon, absent, or why it is unusable.
-type Cell = std::result::Result<Option<Polygon>, String>;
+pub(crate) type Cell = std::result::Result<Option<Polygon>, String>;
 
 /// Parse one column (an object of rows) out of the raw file.
 fn column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Result<Map<String, Value>, String> {
@@ -130,6 +129,18 @@ fn column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Res
             let present: Vec<&str> = columns.keys().map(String::as_str).take(30).collect();
             Err(format!("column {name:?} missing; columns present: {}", present.join(", ")))
         }
+    }
+}
+
+/// Parse one label column straight into cells (no `Value` tree: a tree is ~10x its text and
+/// slow to build). Only when that fails is the column parsed again as a `Value` to say why.
+fn label_column(
+    columns: &IndexMap<String, &RawValue>,
+    name: &str,
+) -> std::result::Result<HashMap<String, Cell>, String> {
+    match columns.get(name).map(|raw| serde_json::from_str::<cells::Column>(raw.get())) {
+        Some(Ok(cells::Column(cells))) => Ok(cells),
+        _ => column(columns, name).map(|c| c.into_iter().map(|(k, v)| (k, parse_polygon(&v))).collect()),
     }
 }
 
@@ -190,7 +201,7 @@ fn parse_polygon(v: &Value) -> std::result::Result<Option<Polygon>, String> {
     Ok(Some(points))
 }
 
-fn parse_point(p: &Value) -> Option<[f64; 2]> {
+pub(crate) fn parse_point(p: &Value) -> Option<[f64; 2]> {
     let (x, y) = match p {
         Value::Object(m) => (m.get("x")?.as_f64()?, m.get("y")?.as_f64()?),
         Value::Array(a) if a.len() == 2 => (a[0].as_f64()?, a[1].as_f64()?),

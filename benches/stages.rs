@@ -13,7 +13,7 @@ use cxrshard::config::{self, Overrides, Plan};
 use cxrshard::sink::parquet::TensorParquetWriter;
 use cxrshard::sink::{batch, schema, shard::parquet_properties, Row};
 use cxrshard::source::annotations::Polygon;
-use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+use cxrshard::source::decode::{decode_dicom, decode_dicom_bytes, DecodeOptions};
 use cxrshard::synth::{self, SynthOptions};
 use cxrshard::transform::{masks, process, resize, window};
 use std::hint::black_box;
@@ -25,7 +25,7 @@ fn plan() -> Plan {
 }
 
 /// One CXR-sized DICOM and its annotation polygons.
-fn sample() -> (Vec<u8>, Vec<Option<Polygon>>) {
+fn sample() -> (bytes::Bytes, Vec<Option<Polygon>>) {
     let dir = std::env::temp_dir().join("cxrshard-bench-sample");
     let opts = SynthOptions {
         out: dir.clone(),
@@ -42,20 +42,21 @@ fn sample() -> (Vec<u8>, Vec<Option<Polygon>>) {
     let ann = std::fs::read(dir.join("Vindr_RibCXR_train_mask.json")).unwrap();
     let entries = cxrshard::source::annotations::parse(&ann, "bench", &config::default_labels()).unwrap();
     let e = &entries[0];
-    (std::fs::read(dir.join(&e.img)).unwrap(), e.polygons.clone().unwrap())
+    (std::fs::read(dir.join(&e.img)).unwrap().into(), e.polygons.clone().unwrap())
 }
 
 fn stages(c: &mut Criterion) {
     let plan = plan();
     let (bytes, polys) = sample();
     let opts = DecodeOptions::from_plan(&plan.image);
-    let src = decode_dicom(&bytes, &opts).unwrap();
+    let src = decode_dicom_bytes(&bytes, &opts).unwrap();
     let (plane, _) = window::apply(&src, &plan.image).unwrap();
     let (_, geometry) = resize::resize(&plane, src.width, src.height, &plan.image).unwrap();
     let mut g = c.benchmark_group("stage");
     g.sample_size(20);
     g.throughput(Throughput::Elements(1));
-    g.bench_function("decode", |b| b.iter(|| decode_dicom(black_box(&bytes), &opts).unwrap()));
+    g.bench_function("decode", |b| b.iter(|| decode_dicom_bytes(black_box(&bytes), &opts).unwrap()));
+    g.bench_function("decode_copying", |b| b.iter(|| decode_dicom(black_box(&bytes), &opts).unwrap()));
     g.bench_function("window", |b| b.iter(|| window::apply(black_box(&src), &plan.image).unwrap()));
     g.bench_function("resize", |b| {
         b.iter(|| resize::resize(black_box(&plane), src.width, src.height, &plan.image).unwrap())

@@ -11,7 +11,7 @@
 
 use arrow::array::{Array, FixedSizeBinaryArray};
 use cxrshard::config::{self, Overrides};
-use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+use cxrshard::source::decode::{decode_dicom_bytes, DecodeOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,7 +28,7 @@ fn main() {
     let read = median(|| parallel(&files, threads, |f| std::fs::read(f).expect("read").len()));
     let decode = median(|| {
         parallel(&files, threads, |f| {
-            decode_dicom(&std::fs::read(f).expect("read"), &opts).expect("decode").width as usize
+            decode_dicom_bytes(&std::fs::read(f).expect("read").into(), &opts).expect("decode").width as usize
         })
     });
     let encode = median(|| parallel(&rows, threads, |r| zstd::bulk::compress(r, 1).expect("zstd").len()));

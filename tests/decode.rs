@@ -257,3 +257,28 @@ fn palette_color_is_rejected_by_default_and_converted_to_luma_on_request() {
     // by hand: 0.114 × 65535; 0.299 × 32000 + 0.587 × 30000 + 0.114 × 33535
     assert_eq!((grey[0], grey[8]), (7471, 31001));
 }
+
+/// The in-place path (samples viewed in the file's buffer) gives exactly the copying path's
+/// image, and falls back to a copy when the buffer leaves the samples unaligned.
+#[test]
+fn samples_read_in_place_equal_the_copied_samples() {
+    use cxrshard::source::decode::{decode_dicom, decode_dicom_bytes, DecodeOptions};
+    use cxrshard::source::image::Samples;
+    let tmp = tempfile::tempdir().unwrap();
+    synth(tmp.path(), 1, "dicom");
+    let file = std::fs::read(first_dicom(tmp.path())).unwrap();
+    let opts = DecodeOptions::default();
+    let copied = decode_dicom(&file, &opts).unwrap();
+    let in_place = decode_dicom_bytes(&bytes::Bytes::from(file.clone()), &opts).unwrap();
+    assert_eq!(in_place, copied);
+    let Samples::U16(words) = &in_place.samples else { panic!("synthetic DICOMs are 16-bit") };
+    assert!(words.is_shared(), "a native little-endian frame is read in place");
+    // The same file one byte into a buffer: its samples are now at an odd address.
+    let mut shifted = vec![0u8];
+    shifted.extend_from_slice(&file);
+    let shifted = bytes::Bytes::from(shifted).slice(1..);
+    let copy = decode_dicom_bytes(&shifted, &opts).unwrap();
+    let Samples::U16(words) = &copy.samples else { panic!("16-bit") };
+    assert!(!words.is_shared(), "unaligned samples are copied");
+    assert_eq!(copy, copied);
+}

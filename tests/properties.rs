@@ -97,7 +97,7 @@ proptest! {
     ) {
         prop_assume!(slope != 0.0);
         let img = SourceImage {
-            width: samples.len() as u32, height: 1, samples: Samples::U16(samples),
+            width: samples.len() as u32, height: 1, samples: Samples::U16(samples.into()),
             bits_stored, signed,
             photometric: if mono1 { Photometric::Monochrome1 } else { Photometric::Monochrome2 },
             rescale: Some((slope, intercept)), windows: vec![(center, width)], voi_function: function,

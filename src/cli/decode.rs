@@ -46,7 +46,8 @@ pub struct Args {
 pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
     let (plan, native) = plan(&a)?;
     let mut image = plan.image;
-    let bytes = std::fs::read(&a.file).map_err(|source| Error::Io { path: a.file.clone(), source })?;
+    let bytes: bytes::Bytes =
+        std::fs::read(&a.file).map_err(|source| Error::Io { path: a.file.clone(), source })?.into();
     let decoder = decoder_for(&a.file.to_string_lossy(), plan.input.format);
     let src = transform::decode(&bytes, decoder, &image)?;
     let (dims, descr, data) = if a.raw {

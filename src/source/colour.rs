@@ -49,7 +49,7 @@ pub fn luma(data: &[u8], h: &Header, decoded_pi: &str, planar: bool) -> Result<S
         }
     };
     Ok(if wide {
-        Samples::U16(grey.iter().map(|v| v.round().clamp(0.0, 65535.0) as u16).collect())
+        Samples::U16(grey.iter().map(|v| v.round().clamp(0.0, 65535.0) as u16).collect::<Vec<_>>().into())
     } else {
         Samples::U8(grey.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect())
     })
@@ -78,8 +78,8 @@ pub fn palette_luma(indices: &Samples, bits_stored: u16, signed: bool, rgb: &[Lu
     match (indices, wide) {
         (Samples::U8(v), false) => Samples::U8(v.iter().map(|&i| at(i as u16) as u8).collect()),
         (Samples::U16(v), false) => Samples::U8(v.iter().map(|&i| at(i) as u8).collect()),
-        (Samples::U8(v), true) => Samples::U16(v.iter().map(|&i| at(i as u16) as u16).collect()),
-        (Samples::U16(v), true) => Samples::U16(v.iter().map(|&i| at(i) as u16).collect()),
+        (Samples::U8(v), true) => Samples::U16(v.iter().map(|&i| at(i as u16) as u16).collect::<Vec<_>>().into()),
+        (Samples::U16(v), true) => Samples::U16(v.iter().map(|&i| at(i) as u16).collect::<Vec<_>>().into()),
     }
 }
 
@@ -102,13 +102,13 @@ mod tests {
         let grey = palette_luma(&Samples::U8(vec![0, 1, 2, 3, 4, 9]), 8, false, &rgb);
         // 0.299 × 65535 = 19594.97, 0.587 × 65535 = 38469.05, 0.114 × 65535 = 7470.99;
         // index 9 is past the tables' end: their last entries (white)
-        assert_eq!(grey, Samples::U16(vec![0, 19595, 38469, 7471, 65535, 65535]));
+        assert_eq!(grey, Samples::U16(vec![0, 19595, 38469, 7471, 65535, 65535].into()));
     }
 
     #[test]
     fn palette_inputs_below_first_mapped_clamp_and_8_bit_tables_give_8_bit_grey() {
         let rgb = [lut(10, 8, &[100, 200]), lut(10, 8, &[100, 200]), lut(10, 8, &[100, 200])];
-        let grey = palette_luma(&Samples::U16(vec![0, 10, 11, 0xF00B]), 12, false, &rgb);
+        let grey = palette_luma(&Samples::U16(vec![0, 10, 11, 0xF00B].into()), 12, false, &rgb);
         // 0 < first → entry 0; 0xF00B masked to 12 bits is 11 → entry 1
         assert_eq!(grey, Samples::U8(vec![100, 100, 200, 200]));
     }

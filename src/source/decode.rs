@@ -11,7 +11,7 @@
 
 use super::header::{reject, Colour, Header};
 pub use super::header::{transfer_syntax_name, MAX_PIXELS};
-use super::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction};
+use super::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction, Words};
 use crate::config::{ColorPolicy, ImagePlan, MultiFrame};
 use crate::error::InputError;
 use dicom_dictionary_std::tags;
@@ -41,13 +41,24 @@ impl Default for DecodeOptions {
     }
 }
 
+/// Decode frame 0 of a DICOM Part 10 file held in memory (samples are copied out of `bytes`).
+pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, InputError> {
+    decode(bytes, None, opts)
+}
+
+/// [`decode_dicom`] for a file in a shared buffer: the 16-bit samples of a native little-endian
+/// frame are then read in place (see [`super::image::Words`]) instead of copied.
+pub fn decode_dicom_bytes(bytes: &bytes::Bytes, opts: &DecodeOptions) -> Result<SourceImage, InputError> {
+    decode(bytes, Some(bytes), opts)
+}
+
 /// Decode frame 0 of a DICOM Part 10 file held in memory.
 ///
 /// The header (everything before Pixel Data) is parsed by `dicom-object` and checked first, so
 /// colour and multi-frame files are accepted or rejected per `opts` before any decoding. For
 /// greyscale native little-endian files the samples are then read straight from the file's
 /// bytes; every other case goes through `dicom-pixeldata`'s frame decoder.
-pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, InputError> {
+fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> Result<SourceImage, InputError> {
     let head = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .read_until(tags::PIXEL_DATA)
@@ -58,7 +69,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, I
     check_policies(&header, opts)?;
     let (samples, photometric, bits_stored) = match header.colour {
         Colour::Grey(photometric) => {
-            let (samples, bits) = stored_samples(bytes, &header)?;
+            let (samples, bits) = stored_samples(bytes, shared, &header)?;
             (samples, photometric, bits)
         }
         Colour::Colour => {
@@ -67,7 +78,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, I
             (grey, Photometric::Monochrome2, 0)
         }
         Colour::Palette => {
-            let (indices, bits) = stored_samples(bytes, &header)?;
+            let (indices, bits) = stored_samples(bytes, shared, &header)?;
             let rgb = header.palette.as_ref().ok_or_else(|| reject("PALETTE COLOR without palette LUTs"))?;
             (super::colour::palette_luma(&indices, bits, header.signed, rgb), Photometric::Monochrome2, 0)
         }
@@ -96,10 +107,17 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<SourceImage, I
 
 /// One-sample frames (greyscale or palette indices): the stored samples and how many low bits
 /// of each are the value (`BitsStored`, or wider where a lossy codec may overshoot it).
-fn stored_samples(bytes: &[u8], header: &Header) -> Result<(Samples, u16), InputError> {
+fn stored_samples(bytes: &[u8], shared: Option<&bytes::Bytes>, header: &Header) -> Result<(Samples, u16), InputError> {
     let mut bits_stored = header.bits_stored;
+    let in_place = |range: &std::ops::Range<usize>| {
+        let words = shared.filter(|_| header.bits_allocated == 16).map(|b| b.slice(range.clone()));
+        words.and_then(Words::shared).map(Samples::U16)
+    };
     let samples = match native_pixel_range(bytes, header) {
-        Some(range) => samples_from_bytes(&bytes[range], header, Endian::Little)?,
+        Some(range) => match in_place(&range) {
+            Some(samples) => samples,
+            None => samples_from_bytes(&bytes[range], header, Endian::Little)?,
+        },
         None => {
             let d = decode_frame(bytes, header)?;
             if let Some(bits) = d.value_bits.filter(|_| !header.signed) {
@@ -291,7 +309,8 @@ fn samples_from_bytes(data: &[u8], h: &Header, endian: Endian) -> Result<Samples
                     Endian::Little => u16::from_le_bytes([c[0], c[1]]),
                     Endian::Native => u16::from_ne_bytes([c[0], c[1]]),
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         ),
     })
 }
@@ -310,9 +329,9 @@ pub fn decode_raster(bytes: &[u8]) -> Result<SourceImage, InputError> {
     let img = image::load_from_memory(bytes).map_err(|e| reject(format!("cannot decode image: {e}")))?;
     let (samples, bits) = match img {
         DynamicImage::ImageLuma8(b) => (Samples::U8(b.into_raw()), 8),
-        DynamicImage::ImageLuma16(b) => (Samples::U16(b.into_raw()), 16),
+        DynamicImage::ImageLuma16(b) => (Samples::U16(b.into_raw().into()), 16),
         DynamicImage::ImageLumaA16(_) | DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgba16(_) => {
-            (Samples::U16(img.into_luma16().into_raw()), 16)
+            (Samples::U16(img.into_luma16().into_raw().into()), 16)
         }
         other => (Samples::U8(other.into_luma8().into_raw()), 8),
     };

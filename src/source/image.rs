@@ -9,7 +9,61 @@ pub enum Samples {
     /// 8 bits allocated.
     U8(Vec<u8>),
     /// 16 bits allocated (little-endian already resolved).
-    U16(Vec<u16>),
+    U16(Words),
+}
+
+/// 16-bit samples: decoded into memory, or read in place from the file's bytes (a native
+/// little-endian frame, 2-byte aligned, on a little-endian machine), which saves a copy of
+/// every pixel. Either way they read as a `[u16]`.
+#[derive(Clone)]
+pub struct Words(WordStore);
+
+#[derive(Clone)]
+enum WordStore {
+    Owned(Vec<u16>),
+    Shared(bytes::Bytes),
+}
+
+impl Words {
+    /// View `bytes` (little-endian 16-bit samples) in place; `None` when this machine is
+    /// big-endian, or the bytes are not 2-byte aligned or of even length (copy them then).
+    pub fn shared(bytes: bytes::Bytes) -> Option<Self> {
+        let usable = cfg!(target_endian = "little") && bytemuck::try_cast_slice::<u8, u16>(&bytes).is_ok();
+        usable.then_some(Words(WordStore::Shared(bytes)))
+    }
+    /// Whether the samples are a view into the file's bytes (no copy was made).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, WordStore::Shared(_))
+    }
+}
+
+impl std::ops::Deref for Words {
+    type Target = [u16];
+    fn deref(&self) -> &[u16] {
+        match &self.0 {
+            WordStore::Owned(v) => v,
+            // Alignment and length were checked when the view was made.
+            WordStore::Shared(b) => bytemuck::cast_slice(b),
+        }
+    }
+}
+
+impl From<Vec<u16>> for Words {
+    fn from(v: Vec<u16>) -> Self {
+        Words(WordStore::Owned(v))
+    }
+}
+
+impl PartialEq for Words {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Words {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Words({} samples{})", self.len(), if self.is_shared() { ", in place" } else { "" })
+    }
 }
 
 impl Samples {

@@ -9,7 +9,7 @@ pub mod window;
 use crate::config::{ImagePlan, Plan};
 use crate::error::InputError;
 use crate::source::annotations::Polygon;
-use crate::source::decode::{decode_dicom, decode_raster, DecodeOptions};
+use crate::source::decode::{decode_dicom_bytes, decode_raster, DecodeOptions};
 use crate::source::image::{Photometric, SourceImage};
 use crate::source::Decoder;
 use resize::Geometry;
@@ -66,7 +66,7 @@ impl std::ops::AddAssign for StageTimes {
 
 /// Decode, window, resize and rasterise one input.
 pub fn process(
-    bytes: &[u8],
+    bytes: &bytes::Bytes,
     decoder: Decoder,
     polygons: &[Option<Polygon>],
     plan: &Plan,
@@ -104,9 +104,10 @@ pub fn process(
 }
 
 /// Decode one input with the decoder and pipeline-file choices `run` uses.
-pub fn decode(bytes: &[u8], decoder: Decoder, plan: &ImagePlan) -> Result<SourceImage, InputError> {
+/// DICOM samples are read in place from `bytes` where the file allows it.
+pub fn decode(bytes: &bytes::Bytes, decoder: Decoder, plan: &ImagePlan) -> Result<SourceImage, InputError> {
     match decoder {
-        Decoder::Dicom => decode_dicom(bytes, &DecodeOptions::from_plan(plan)),
+        Decoder::Dicom => decode_dicom_bytes(bytes, &DecodeOptions::from_plan(plan)),
         Decoder::Raster => decode_raster(bytes),
     }
 }

@@ -59,7 +59,7 @@ fn dicom(samples: Vec<u16>, photometric: Photometric) -> SourceImage {
     SourceImage {
         width: 2,
         height: 2,
-        samples: Samples::U16(samples),
+        samples: Samples::U16(samples.into()),
         bits_stored: 12,
         signed: false,
         photometric,

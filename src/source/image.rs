@@ -78,12 +78,16 @@ impl Samples {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Bits per sample (8 or 16).
+    pub fn sample_bits(&self) -> u16 {
+        match self {
+            Samples::U8(_) => 8,
+            Samples::U16(_) => 16,
+        }
+    }
     /// How many distinct bit patterns a sample can take (the size of a lookup table over them).
     pub fn lut_len(&self) -> usize {
-        match self {
-            Samples::U8(_) => 1 << 8,
-            Samples::U16(_) => 1 << 16,
-        }
+        1 << self.sample_bits()
     }
 }
 

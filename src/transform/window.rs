@@ -131,7 +131,11 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
     let range = || modality_range(present(), modality);
     let (window, lut) = choose_window(img, plan, range)?;
     let invert = img.photometric == Photometric::Monochrome1 || img.luts.presentation_inverse;
-    let mut display: Vec<f64> = (0..img.samples.lut_len())
+    // A sample's display value depends only on its low `bits` bits (its stored value), so the
+    // chain runs once per stored value (16,384 for 14-bit data), not once per bit pattern.
+    let bits = img.bits_stored.clamp(1, 16).min(img.samples.sample_bits());
+    let stored_values = 1usize << bits;
+    let mut display: Vec<f64> = (0..stored_values)
         .map(|raw| {
             let m = modality(raw as u16);
             let v = match lut {
@@ -146,12 +150,20 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
         })
         .collect();
     if plan.normalize == Normalize::MinMax {
-        stretch(&mut display, present());
+        stretch(&mut display, &fold(present(), stored_values));
     }
     if img.luts.padding.is_some() {
         display.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, v)| *v = 0.0);
     }
     Ok((convert(&img.samples, &display, plan.dtype), window))
+}
+
+/// Which stored values occur, from which bit patterns occur (`present[raw]`, folded onto the
+/// `stored_values` low-bit values).
+fn fold(present: &[bool], stored_values: usize) -> Vec<bool> {
+    let mut out = vec![false; stored_values];
+    present.iter().enumerate().filter(|(_, &p)| p).for_each(|(raw, _)| out[raw & (stored_values - 1)] = true);
+    out
 }
 
 /// The window to apply and, when it comes from a VOI LUT Sequence item, that LUT. With
@@ -242,6 +254,7 @@ fn stretch(display: &mut [f64], present: &[bool]) {
     }
 }
 
+/// Map every sample through the display values (`display.len()` is a power of two).
 fn convert(samples: &Samples, display: &[f64], dtype: DType) -> Plane {
     // Fixed-size tables: a u8/u16 index is always in range, so the lookups carry no bounds check.
     fn map<S: Copy + Into<usize>, T: Copy, const N: usize>(src: &[S], lut: &[T; N]) -> Vec<T> {
@@ -256,12 +269,15 @@ fn convert(samples: &Samples, display: &[f64], dtype: DType) -> Plane {
             (Samples::U16(v), ..) => v.iter().map(|&s| lut.get(s as usize).copied().unwrap_or_default()).collect(),
         }
     }
+    // `display` is per stored value (the low bits); the lookup table covers every bit pattern.
+    fn table<T: Copy>(samples: &Samples, display: &[f64], f: impl Fn(f64) -> T) -> Vec<T> {
+        let per_value: Vec<T> = display.iter().map(|&v| f(v)).collect();
+        (0..samples.lut_len()).map(|raw| per_value[raw & (per_value.len() - 1)]).collect()
+    }
     match dtype {
-        DType::Uint8 => Plane::U8(run(samples, &display.iter().map(|v| (v * 255.0).round() as u8).collect::<Vec<_>>())),
-        DType::Uint16 => {
-            Plane::U16(run(samples, &display.iter().map(|v| (v * 65535.0).round() as u16).collect::<Vec<_>>()))
-        }
-        DType::Float32 => Plane::F32(run(samples, &display.iter().map(|&v| v as f32).collect::<Vec<_>>())),
+        DType::Uint8 => Plane::U8(run(samples, &table(samples, display, |v| (v * 255.0).round() as u8))),
+        DType::Uint16 => Plane::U16(run(samples, &table(samples, display, |v| (v * 65535.0).round() as u16))),
+        DType::Float32 => Plane::F32(run(samples, &table(samples, display, |v| v as f32))),
     }
 }
 

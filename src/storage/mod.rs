@@ -11,6 +11,7 @@
 //! `s3.max_retries`, `s3.retry_timeout_seconds`); errors that survive the retries name the URL
 //! and say what to check. Credentials never reach a message: see [`redact`].
 
+mod body;
 mod root;
 mod s3;
 
@@ -162,7 +163,7 @@ impl Location {
     pub async fn get(&self, rel: &str) -> Result<Bytes> {
         let path = self.path(rel).map_err(Error::Output)?;
         let storage = |source| self.error(&self.describe(rel), source);
-        self.store.get(&path).await.map_err(storage)?.bytes().await.map_err(storage)
+        body::read(self.store.get(&path).await.map_err(storage)?).await.map_err(storage)
     }
 
     /// Does the object exist?

@@ -121,6 +121,32 @@ fn write_tensor<W: Write + Send>(values: Vec<bytes::Bytes>, rg: &mut SerializedR
     col.close()
 }
 
+/// Threads that compress one row group's tensor pages side by side. The sink is one thread per
+/// split; compressing on its own it was the stage rows waited for (`waiting_for_sink` near its
+/// bound), so each row group's pages are split over this many threads.
+pub const COMPRESS_THREADS: usize = 2;
+
+/// Each value compressed with `codec` (zstd) or as it is (uncompressed), in order.
+fn compress(values: &[bytes::Bytes], codec: Compression) -> Result<Vec<bytes::Bytes>> {
+    let Compression::ZSTD(level) = codec else {
+        return Ok(values.to_vec());
+    };
+    let zstd = |v: &bytes::Bytes| zstd::bulk::compress(v, level.compression_level()).map(bytes::Bytes::from);
+    let per_thread = values.len().div_ceil(COMPRESS_THREADS).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = values
+            .chunks(per_thread)
+            .map(|part| s.spawn(move || part.iter().map(zstd).collect::<std::io::Result<Vec<_>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(values.len());
+        for part in parts {
+            let part = part.join().map_err(|_| ParquetError::General("a compression thread panicked".into()))?;
+            out.extend(part.map_err(|e| ParquetError::External(Box::new(e)))?);
+        }
+        Ok(out)
+    })
+}
+
 /// One data page per row, compressed straight from the row's buffer, spliced into the row group
 /// with an offset index (page `i` holds row `i`).
 fn write_tensor_pages<W: Write + Send>(
@@ -132,15 +158,10 @@ fn write_tensor_pages<W: Write + Send>(
     let mut chunk = TrackedWrite::new(Vec::new());
     let mut page_locations = Vec::with_capacity(values.len());
     let (mut compressed, mut uncompressed) = (0i64, 0i64);
+    let compressed_values = compress(&values, codec)?;
     {
         let mut pages = SerializedPageWriter::new(&mut chunk);
-        for (row, value) in values.iter().enumerate() {
-            let buf = match codec {
-                Compression::ZSTD(level) => zstd::bulk::compress(value, level.compression_level())
-                    .map(bytes::Bytes::from)
-                    .map_err(|e| ParquetError::External(Box::new(e)))?,
-                _ => value.clone(),
-            };
+        for (row, (value, buf)) in values.iter().zip(compressed_values).enumerate() {
             let page = Page::DataPage {
                 buf,
                 num_values: 1,

@@ -37,14 +37,16 @@ unsafe impl std::alloc::GlobalAlloc for NullTolerant {
 }
 
 /// jemalloc options, read before `main`: one arena (the big buffers are few and short-lived,
-/// and one arena reuses them best) and freed pages kept, not purged: purging is what made every
-/// buffer fault its pages in again. Memory stays bounded by the run's named bounds (images in
-/// flight, channel and row-group sizes), so keeping the peak costs nothing more. Measured on
+/// and one arena reuses them best), no separate arena for allocations over 8 MiB (so a freed
+/// 12 MB read buffer can hold the next image's planes and masks: peak RSS ~10% lower at the same
+/// speed, e.g. 2,000 images 449 → 401 MB) and freed pages kept, not purged: purging is what made
+/// every buffer fault its pages in again. Memory stays bounded by the run's named bounds (images
+/// in flight, channel and row-group sizes), so keeping the peak costs nothing more. Measured on
 /// 200 images (2 workers): kernel time 5.1 s with jemalloc's defaults, 1.2 s with these.
 /// `_RJEM_MALLOC_CONF` in the environment still overrides them.
 #[cfg(not(target_env = "msvc"))]
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: &[u8; 46] = b"narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
+static MALLOC_CONF: &[u8; 67] = b"narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0\0";
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -7,7 +7,7 @@
 //! clamped to each table, as pydicom's `apply_color_lut`), then the same luma.
 
 use super::header::{reject, Header};
-use super::image::{Lut, Samples};
+use super::image::{stored_value, Lut, Samples};
 use crate::error::InputError;
 
 /// Interleaved (or planar, per `PlanarConfiguration`) 3-sample frame → one grey sample per pixel.
@@ -60,16 +60,9 @@ pub fn luma(data: &[u8], h: &Header, decoded_pi: &str, planar: bool) -> Result<S
 /// the widest LUT entries (8 or 16 bits); the luma of every possible index is computed once.
 pub fn palette_luma(indices: &Samples, bits_stored: u16, signed: bool, rgb: &[Lut; 3]) -> Samples {
     let bits = bits_stored.clamp(1, 16);
-    let stored = |raw: u16| -> f64 {
-        let v = raw as u32 & ((1u32 << bits) - 1);
-        if signed && v >> (bits - 1) == 1 {
-            v as f64 - (1u32 << bits) as f64
-        } else {
-            v as f64
-        }
-    };
     let grey = |raw: u16| {
-        let [r, g, b] = [0, 1, 2].map(|c| rgb[c].lookup(stored(raw)));
+        let index = stored_value(raw, bits_stored, signed) as f64;
+        let [r, g, b] = [0, 1, 2].map(|c| rgb[c].lookup(index));
         (0.299 * r + 0.587 * g + 0.114 * b).round()
     };
     let table: Vec<f64> = (0..=(u16::MAX >> (16 - bits))).map(grey).collect();

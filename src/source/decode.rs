@@ -75,24 +75,23 @@ fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> 
         Colour::Colour => {
             let d = decode_frame(bytes, &header)?;
             let grey = super::colour::luma(&d.data, &header, &d.photometric, d.planar)?;
-            (grey, Photometric::Monochrome2, 0)
+            let bits = grey.sample_bits();
+            (grey, Photometric::Monochrome2, bits)
         }
         Colour::Palette => {
             let (indices, bits) = stored_samples(bytes, shared, &header)?;
             let rgb = header.palette.as_ref().ok_or_else(|| reject("PALETTE COLOR without palette LUTs"))?;
-            (super::colour::palette_luma(&indices, bits, header.signed, rgb), Photometric::Monochrome2, 0)
+            let grey = super::colour::palette_luma(&indices, bits, header.signed, rgb);
+            let bits = grey.sample_bits();
+            (grey, Photometric::Monochrome2, bits)
         }
     };
     let colour = !matches!(header.colour, Colour::Grey(_));
-    let grey_bits = match samples {
-        Samples::U8(_) => 8,
-        Samples::U16(_) => 16,
-    };
     Ok(SourceImage {
         width: header.cols,
         height: header.rows,
         samples,
-        bits_stored: if colour { grey_bits } else { bits_stored },
+        bits_stored,
         signed: header.signed && !colour,
         photometric,
         rescale: if colour { None } else { header.rescale },

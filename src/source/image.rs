@@ -91,6 +91,17 @@ impl Samples {
     }
 }
 
+/// Stored bit pattern → stored value: keep `bits_stored` low bits, sign-extend if signed.
+pub fn stored_value(raw: u16, bits_stored: u16, signed: bool) -> i32 {
+    let bits = bits_stored.clamp(1, 16) as u32;
+    let v = (raw as u32) & ((1u32 << bits) - 1);
+    if signed && v & (1 << (bits - 1)) != 0 {
+        v as i32 - (1i32 << bits)
+    } else {
+        v as i32
+    }
+}
+
 /// Photometric interpretation of a greyscale image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Photometric {

@@ -4,14 +4,15 @@
 //! SIGMOID) → inversion (MONOCHROME1 or Presentation LUT Shape INVERSE, once) → optional min–max
 //! normalisation → pixel padding to 0 → output dtype.
 //!
-//! Every stored bit pattern maps to exactly one output value, so the whole chain is folded
-//! into a lookup table over the 2^BitsAllocated possible samples (65,536 entries at most),
-//! computed in `f64`, and the image is converted in one vectorisable pass through it. The
+//! A sample's output depends only on its stored value, so the whole chain is computed in `f64`
+//! once per stored value (2^BitsStored of them), spread over a lookup table of every bit
+//! pattern (65,536 entries at most), and the image is converted in one pass through it. The
 //! window output is in 0..=1 (the standard's y_min..y_max); it is scaled to 0..=255 or
 //! 0..=65535 with rounding, or kept as `f32`.
 
 use crate::config::{DType, ImagePlan, Normalize, WindowChoice};
 use crate::error::{InputError, Stage};
+pub use crate::source::image::stored_value;
 use crate::source::image::{Lut, Photometric, Samples, SourceImage, SourceKind, VoiFunction};
 
 /// A plane of output-typed samples.
@@ -64,17 +65,6 @@ pub struct AppliedWindow {
     pub source: WindowSource,
 }
 
-/// Stored bit pattern → stored value: keep `bits_stored` low bits, sign-extend if signed.
-pub fn stored_value(raw: u16, bits_stored: u16, signed: bool) -> i32 {
-    let bits = bits_stored.clamp(1, 16) as u32;
-    let v = (raw as u32) & ((1u32 << bits) - 1);
-    if signed && v & (1 << (bits - 1)) != 0 {
-        v as i32 - (1i32 << bits)
-    } else {
-        v as i32
-    }
-}
-
 /// The VOI function of PS3.3 C.11.2.1.2 / C.11.2.1.3 with y range 0..=1.
 pub fn voi(x: f64, center: f64, width: f64, f: VoiFunction) -> f64 {
     match f {
@@ -118,11 +108,15 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
         }
     };
     let is_padding = |raw: usize| img.luts.padding.is_some_and(|p| p.contains(stored(raw as u16)));
-    // Which bit patterns occur costs a pass over every pixel: done only when a min..max needs it.
+    // A sample's display value depends only on its low `bits` bits (its stored value), so the
+    // chain runs once per stored value (16,384 for 14-bit data), not once per bit pattern.
+    let bits = img.bits_stored.clamp(1, 16).min(img.samples.sample_bits());
+    let stored_values = 1usize << bits;
+    // Which stored values occur costs a pass over every pixel: done only when a min..max needs it.
     let present = std::cell::OnceCell::new();
     let present = || {
         present.get_or_init(|| {
-            let mut p = presence(&img.samples);
+            let mut p = presence(&img.samples, stored_values);
             // Padding is not image: it takes no part in min..max statistics and is written as 0.
             p.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, p)| *p = false);
             p
@@ -131,10 +125,6 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
     let range = || modality_range(present(), modality);
     let (window, lut) = choose_window(img, plan, range)?;
     let invert = img.photometric == Photometric::Monochrome1 || img.luts.presentation_inverse;
-    // A sample's display value depends only on its low `bits` bits (its stored value), so the
-    // chain runs once per stored value (16,384 for 14-bit data), not once per bit pattern.
-    let bits = img.bits_stored.clamp(1, 16).min(img.samples.sample_bits());
-    let stored_values = 1usize << bits;
     let mut display: Vec<f64> = (0..stored_values)
         .map(|raw| {
             let m = modality(raw as u16);
@@ -150,20 +140,12 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
         })
         .collect();
     if plan.normalize == Normalize::MinMax {
-        stretch(&mut display, &fold(present(), stored_values));
+        stretch(&mut display, present());
     }
     if img.luts.padding.is_some() {
         display.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, v)| *v = 0.0);
     }
     Ok((convert(&img.samples, &display, plan.dtype), window))
-}
-
-/// Which stored values occur, from which bit patterns occur (`present[raw]`, folded onto the
-/// `stored_values` low-bit values).
-fn fold(present: &[bool], stored_values: usize) -> Vec<bool> {
-    let mut out = vec![false; stored_values];
-    present.iter().enumerate().filter(|(_, &p)| p).for_each(|(raw, _)| out[raw & (stored_values - 1)] = true);
-    out
 }
 
 /// The window to apply and, when it comes from a VOI LUT Sequence item, that LUT. With
@@ -216,20 +198,16 @@ fn choose_window<'a>(
     Ok((w, None))
 }
 
-/// Which bit patterns occur in the image (one flag per possible sample value).
-fn presence(samples: &Samples) -> Vec<bool> {
+/// Which stored values occur in the image: one flag per value of the low bits (`stored_values`
+/// is a power of two), indexed like the display table.
+fn presence(samples: &Samples, stored_values: usize) -> Vec<bool> {
+    let mut p = vec![false; stored_values];
+    let mask = stored_values - 1;
     match samples {
-        Samples::U8(v) => {
-            let mut p = vec![false; 256];
-            v.iter().for_each(|&s| p[s as usize] = true);
-            p
-        }
-        Samples::U16(v) => {
-            let mut p = vec![false; 65536];
-            v.iter().for_each(|&s| p[s as usize] = true);
-            p
-        }
+        Samples::U8(v) => v.iter().for_each(|&s| p[s as usize & mask] = true),
+        Samples::U16(v) => v.iter().for_each(|&s| p[s as usize & mask] = true),
     }
+    p
 }
 
 fn modality_range(present: &[bool], modality: impl Fn(u16) -> f64) -> (f64, f64) {

@@ -115,7 +115,7 @@ fn not_columns(text: &[u8], fail: &dyn Fn(String) -> Error) -> Error {
 }
 
 /// One parsed label cell: a polygon, absent, or why it is unusable.
-pub(crate) type Cell = std::result::Result<Option<Polygon>, String>;
+type Cell = std::result::Result<Option<Polygon>, String>;
 
 /// Parse one column (an object of rows) out of the raw file.
 fn column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Result<Map<String, Value>, String> {
@@ -179,29 +179,48 @@ fn parse_row(key: &str, img: &Value, labels: &[String], cols: &mut [HashMap<Stri
 }
 
 /// `"None"`/`null` → absent; a list of `{"x","y"}` objects (or `[x, y]` pairs) → polygon.
-fn parse_polygon(v: &Value) -> std::result::Result<Option<Polygon>, String> {
+fn parse_polygon(v: &Value) -> Cell {
     let items = match v {
         Value::Null => return Ok(None),
-        Value::String(s) if s == "None" || s.is_empty() => return Ok(None),
+        Value::String(s) if is_absent(s) => return Ok(None),
         Value::Array(items) => items,
-        other => return Err(format!("expected a list of points or \"None\", got {}", kind(other))),
+        other => return Err(not_points(kind(other))),
     };
     let points = items
         .iter()
         .enumerate()
-        .map(|(n, p)| {
-            parse_point(p).ok_or_else(|| {
-                format!("point {n}: expected {{\"x\": number, \"y\": number}} with finite values, got {p} (null is how NaN/Infinity/missing values read)")
-            })
-        })
+        .map(|(n, p)| parse_point(p).ok_or_else(|| bad_point(n, p)))
         .collect::<std::result::Result<Polygon, String>>()?;
+    polygon(points)
+}
+
+/// A string cell that means the rib is absent (pandas writes `"None"`).
+fn is_absent(s: &str) -> bool {
+    s == "None" || s.is_empty()
+}
+
+/// Why a cell that is neither a list of points nor absent is unusable.
+fn not_points(kind: &str) -> String {
+    format!("expected a list of points or \"None\", got {kind}")
+}
+
+/// Why point `n` of a cell is unusable.
+fn bad_point(n: usize, p: &Value) -> String {
+    format!(
+        "point {n}: expected {{\"x\": number, \"y\": number}} with finite values, got {p} (null is how \
+         NaN/Infinity/missing values read)"
+    )
+}
+
+/// A cell's complete list of points: a polygon needs at least 3.
+fn polygon(points: Polygon) -> Cell {
     if points.len() < 3 {
         return Err(format!("polygon has {} point(s), expected at least 3", points.len()));
     }
     Ok(Some(points))
 }
 
-pub(crate) fn parse_point(p: &Value) -> Option<[f64; 2]> {
+fn parse_point(p: &Value) -> Option<[f64; 2]> {
     let (x, y) = match p {
         Value::Object(m) => (m.get("x")?.as_f64()?, m.get("y")?.as_f64()?),
         Value::Array(a) if a.len() == 2 => (a[0].as_f64()?, a[1].as_f64()?),

@@ -5,7 +5,7 @@
 //! reference: a point the fast path cannot read is parsed again as a `Value` and judged (and
 //! described) by `parse_point`, so a message quotes the point exactly as before.
 
-use super::{parse_point, Cell, Polygon};
+use super::{bad_point, is_absent, not_points, parse_point, polygon, Cell, Polygon};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -47,10 +47,6 @@ impl<'de> Deserialize<'de> for CellText {
     }
 }
 
-fn not_points(kind: &str) -> Cell {
-    Err(format!("expected a list of points or \"None\", got {kind}"))
-}
-
 struct CellVisitor;
 
 impl<'de> Visitor<'de> for CellVisitor {
@@ -65,57 +61,48 @@ impl<'de> Visitor<'de> for CellVisitor {
         Ok(Ok(None))
     }
     fn visit_str<E>(self, s: &str) -> Result<Cell, E> {
-        Ok(if s == "None" || s.is_empty() { Ok(None) } else { not_points("a string") })
+        Ok(if is_absent(s) { Ok(None) } else { Err(not_points("a string")) })
     }
     fn visit_bool<E>(self, _: bool) -> Result<Cell, E> {
-        Ok(not_points("a boolean"))
+        Ok(Err(not_points("a boolean")))
     }
     fn visit_i64<E>(self, _: i64) -> Result<Cell, E> {
-        Ok(not_points("a number"))
+        Ok(Err(not_points("a number")))
     }
     fn visit_u64<E>(self, _: u64) -> Result<Cell, E> {
-        Ok(not_points("a number"))
+        Ok(Err(not_points("a number")))
     }
     fn visit_f64<E>(self, _: f64) -> Result<Cell, E> {
-        Ok(not_points("a number"))
+        Ok(Err(not_points("a number")))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Cell, A::Error> {
         while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(not_points("an object"))
+        Ok(Err(not_points("an object")))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Cell, A::Error> {
         let mut points: Polygon = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut n = 0;
         while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            match point(raw.get()) {
+            match point(points.len(), raw.get()) {
                 Ok(p) => points.push(p),
                 Err(message) => {
                     // The rest must still be read for the parser to reach the column's end.
                     while seq.next_element::<IgnoredAny>()?.is_some() {}
-                    return Ok(Err(format!("point {n}: {message}")));
+                    return Ok(Err(message));
                 }
             }
-            n += 1;
         }
-        if points.len() < 3 {
-            return Ok(Err(format!("polygon has {} point(s), expected at least 3", points.len())));
-        }
-        Ok(Ok(Some(points)))
+        Ok(polygon(points))
     }
 }
 
-/// One point's text: the typed fast path, else the `Value` reference for the verdict and message.
-fn point(text: &str) -> Result<[f64; 2], String> {
+/// Point `n` from its text: the typed fast path, else the `Value` reference for the verdict and
+/// message.
+fn point(n: usize, text: &str) -> Result<[f64; 2], String> {
     if let Ok(Xy(Some(p))) = serde_json::from_str::<Xy>(text) {
         return Ok(p);
     }
     let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    parse_point(&v).ok_or_else(|| {
-        format!(
-            "expected {{\"x\": number, \"y\": number}} with finite values, got {v} (null is how \
-             NaN/Infinity/missing values read)"
-        )
-    })
+    parse_point(&v).ok_or_else(|| bad_point(n, &v))
 }
 
 /// `{"x": n, "y": n}` (other keys ignored) or `[x, y]`, finite; `None` for anything else.

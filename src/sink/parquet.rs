@@ -5,17 +5,17 @@
 //! row group and copying every value into it, after the batch builder has already copied
 //! every row into one Arrow buffer: two extra copies of ~5.5 MB per image (and the page faults
 //! of two fresh buffers), measured at 16% of a run's CPU time. Here the flat tensor columns
-//! go to parquet's typed column writer as `FixedLenByteArray`s that share each row's own
-//! allocation; every other column (and the nested tensor layout) goes through the Arrow
-//! column writers exactly as `ArrowWriter` would. The file carries the same Arrow schema
-//! metadata, so readers see the same schema as before.
+//! never go through an Arrow buffer; every other column (and the nested tensor layout) goes
+//! through the Arrow column writers exactly as `ArrowWriter` would. The file carries the same
+//! Arrow schema metadata, so readers see the same schema.
 //!
 //! With zstd (the default) or no compression, a tensor column is written as one data page per
 //! row, built here: each row's bytes are compressed straight from its buffer into the page
 //! (parquet's typed writer copies every value into its encoder, then into a page buffer, then
 //! grows the compressed output: ~10% of a run's CPU), and the pages are spliced into the row
 //! group with an offset index, so a reader can fetch and decompress a single row's tensor.
-//! Other codecs take the typed writer.
+//! Other codecs take parquet's typed column writer, given `FixedLenByteArray`s that share each
+//! row's allocation.
 
 use super::batch::Column;
 use arrow::datatypes::SchemaRef;

@@ -13,6 +13,49 @@ fn labels() -> Vec<String> {
     vec!["R1".into(), "L1".into()]
 }
 
+/// A one-row DICOM image with a rescale and one file window.
+#[allow(clippy::too_many_arguments)]
+fn one_row(
+    samples: Vec<u16>,
+    bits_stored: u16,
+    signed: bool,
+    mono1: bool,
+    rescale: (f64, f64),
+    window: (f64, f64),
+    function: VoiFunction,
+) -> SourceImage {
+    SourceImage {
+        width: samples.len() as u32,
+        height: 1,
+        samples: Samples::U16(samples.into()),
+        bits_stored,
+        signed,
+        photometric: if mono1 { Photometric::Monochrome1 } else { Photometric::Monochrome2 },
+        rescale: Some(rescale),
+        windows: vec![window],
+        voi_function: function,
+        kind: SourceKind::Dicom,
+        transfer_syntax: None,
+        luts: Default::default(),
+    }
+}
+
+/// A plan for the display chain alone: the file's window, or min..max with normalisation.
+fn window_plan(dtype: DType, minmax: bool) -> ImagePlan {
+    ImagePlan {
+        height: 1,
+        width: 1,
+        resize: ResizeMode::Stretch,
+        filter: Filter::Area,
+        dtype,
+        window: if minmax { WindowChoice::MinMax } else { WindowChoice::File },
+        window_index: 0,
+        normalize: if minmax { Normalize::MinMax } else { Normalize::None },
+        multiframe: MultiFrame::First,
+        color: ColorPolicy::Reject,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -96,21 +139,9 @@ proptest! {
         minmax in any::<bool>(),
     ) {
         prop_assume!(slope != 0.0);
-        let img = SourceImage {
-            width: samples.len() as u32, height: 1, samples: Samples::U16(samples.into()),
-            bits_stored, signed,
-            photometric: if mono1 { Photometric::Monochrome1 } else { Photometric::Monochrome2 },
-            rescale: Some((slope, intercept)), windows: vec![(center, width)], voi_function: function,
-            kind: SourceKind::Dicom, transfer_syntax: None, luts: Default::default(),
-        };
+        let img = one_row(samples, bits_stored, signed, mono1, (slope, intercept), (center, width), function);
         for dtype in [DType::Uint8, DType::Uint16, DType::Float32] {
-            let plan = ImagePlan {
-                height: 1, width: 1, resize: ResizeMode::Stretch, filter: Filter::Area, dtype,
-                window: if minmax { WindowChoice::MinMax } else { WindowChoice::File }, window_index: 0,
-                normalize: if minmax { Normalize::MinMax } else { Normalize::None },
-                multiframe: MultiFrame::First, color: ColorPolicy::Reject,
-            };
-            let (plane, _) = window::apply(&img, &plan).unwrap();
+            let (plane, _) = window::apply(&img, &window_plan(dtype, minmax)).unwrap();
             if let window::Plane::F32(v) = plane {
                 prop_assert!(v.iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x)));
             }
@@ -127,19 +158,8 @@ proptest! {
         center in -7e4f64..7e4, width in 1.0f64..1e5, slope in prop_oneof![Just(1.0), -4.0f64..4.0], intercept in -5e4f64..5e4,
         function in prop_oneof![Just(VoiFunction::Linear), Just(VoiFunction::LinearExact), Just(VoiFunction::Sigmoid)],
     ) {
-        let img = SourceImage {
-            width: samples.len() as u32, height: 1, samples: Samples::U16(samples.clone().into()),
-            bits_stored, signed,
-            photometric: if mono1 { Photometric::Monochrome1 } else { Photometric::Monochrome2 },
-            rescale: Some((slope, intercept)), windows: vec![(center, width)], voi_function: function,
-            kind: SourceKind::Dicom, transfer_syntax: None, luts: Default::default(),
-        };
-        let plan = ImagePlan {
-            height: 1, width: 1, resize: ResizeMode::Stretch, filter: Filter::Area, dtype: DType::Uint16,
-            window: WindowChoice::File, window_index: 0, normalize: Normalize::None,
-            multiframe: MultiFrame::First, color: ColorPolicy::Reject,
-        };
-        let (plane, _) = window::apply(&img, &plan).unwrap();
+        let img = one_row(samples.clone(), bits_stored, signed, mono1, (slope, intercept), (center, width), function);
+        let (plane, _) = window::apply(&img, &window_plan(DType::Uint16, false)).unwrap();
         let expected: Vec<u16> = samples.iter().map(|&raw| {
             let m = window::stored_value(raw, bits_stored, signed) as f64 * slope + intercept;
             let v = window::voi(m, center, width, function);

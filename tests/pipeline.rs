@@ -140,6 +140,23 @@ fn output_is_identical_whatever_the_concurrency() {
     assert_eq!(sha256(&a.join("README.md")), sha256(&b.join("README.md")), "dataset cards differ");
 }
 
+/// Parsed polygons wait in a temporary file; where none can be created they stay in memory,
+/// and the dataset is the same.
+#[test]
+fn polygons_kept_in_memory_without_a_temporary_directory_give_the_same_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synth(&data, 8, "dicom");
+    let sets = ["output.shard_rows=3", "image.size=[48,40]"];
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &a, &sets);
+    let mut cmd = run_cmd("pipelines/vindr-ribcxr-dicom.toml", &data, &b, &sets);
+    let o = run_expect(cmd.env("TMPDIR", tmp.path().join("no-such-dir")), 0);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no temporary file for parsed polygons"), "the memory fallback ran:\n{err}");
+    assert_same_dataset(&a, &b);
+}
+
 #[test]
 fn arrow_ipc_output_uses_fixed_shape_tensors() {
     let tmp = tempfile::tempdir().unwrap();

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::sink::manifest::{Manifest, SplitRecord, Tensor, Tool, FORMAT};
 use crate::sink::schema::shapes;
 use crate::sink::shard_count;
-use crate::source::annotations::{self, Entry};
+use crate::source::annotations::{self, Entry, PolygonStore, PolygonWriter, StoredRow};
 use crate::source::image_path;
 use crate::storage::Location;
 use journal::ShardRecord;
@@ -80,7 +80,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     let output = Location::open(&plan.output.root, &plan.output.s3, true)?;
     input.check().await?;
     output.check().await?;
-    let mut annotations = load_annotations(&input, &plan).await?;
+    let (mut annotations, polygons) = load_annotations(&input, &plan).await?;
     if let Some(existing) = check_existing(&output, &plan, &config_sha256).await? {
         let report = Progress::default().report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
         return Ok(RunOutcome {
@@ -103,6 +103,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
         progress: progress.clone(),
         queues: Arc::new(queues::Queues::default()),
         config_sha256,
+        polygons: Arc::new(polygons),
     };
     let ticker = spawn_ticker(progress.clone());
     let result = run_splits(&ctx, &mut annotations, opts).await;
@@ -161,7 +162,7 @@ fn partition_record(
     plan: &Plan,
     p: Partition,
     header: Manifest,
-    annotations: &[Vec<Entry>],
+    annotations: &[Vec<Entry<StoredRow>>],
     records: &[Vec<ShardRecord>],
 ) -> PartitionRecord {
     let splits = plan
@@ -180,7 +181,11 @@ fn partition_record(
 }
 
 /// A manifest-shaped summary of what one partition wrote (for printing only).
-fn partition_summary(r: &PartitionRecord, annotations: &[Vec<Entry>], records: &[Vec<ShardRecord>]) -> Manifest {
+fn partition_summary(
+    r: &PartitionRecord,
+    annotations: &[Vec<Entry<StoredRow>>],
+    records: &[Vec<ShardRecord>],
+) -> Manifest {
     let splits = r
         .splits
         .iter()
@@ -206,17 +211,29 @@ fn partition_summary(r: &PartitionRecord, annotations: &[Vec<Entry>], records: &
 }
 
 /// Parse every split's annotation file before any image is read, so a malformed file fails
-/// the run at once.
-async fn load_annotations(input: &Location, plan: &Plan) -> Result<Vec<Vec<Entry>>> {
+/// the run at once. The polygons go to a temporary file (see [`PolygonStore`]): memory does
+/// not grow with the number of rows.
+async fn load_annotations(input: &Location, plan: &Plan) -> Result<(Vec<Vec<Entry<StoredRow>>>, PolygonStore)> {
     let mut all = Vec::with_capacity(plan.splits.len());
+    let mut writer = PolygonWriter::temporary();
     for split in &plan.splits {
         let bytes = input.get(&split.annotations).await?;
-        all.push(annotations::parse(&bytes, &input.describe(&split.annotations), &plan.labels)?);
+        let location = input.describe(&split.annotations);
+        all.push(annotations::parse_into(&bytes, &location, &plan.labels, &mut writer)?);
     }
-    Ok(all)
+    let store = writer.finish().map_err(|e| Error::Annotations {
+        path: "(temporary file of parsed polygons)".into(),
+        message: format!("flushing it: {e}"),
+    })?;
+    tracing::debug!(on_disk = store.on_disk(), "annotation polygons stored");
+    Ok((all, store))
 }
 
-async fn run_splits(ctx: &Ctx, annotations: &mut [Vec<Entry>], opts: RunOptions) -> Result<Vec<Vec<ShardRecord>>> {
+async fn run_splits(
+    ctx: &Ctx,
+    annotations: &mut [Vec<Entry<StoredRow>>],
+    opts: RunOptions,
+) -> Result<Vec<Vec<ShardRecord>>> {
     let mut out = Vec::new();
     let mut first_global = 0;
     for (split, entries) in ctx.plan.splits.iter().zip(annotations.iter_mut()) {
@@ -280,7 +297,11 @@ async fn check_existing(output: &Location, plan: &Plan, config_sha256: &str) -> 
 }
 
 /// Files next to the referenced images that no annotation row names.
-async fn unreferenced_images(input: &Location, plan: &Plan, annotations: &[Vec<Entry>]) -> Result<Vec<String>> {
+async fn unreferenced_images(
+    input: &Location,
+    plan: &Plan,
+    annotations: &[Vec<Entry<StoredRow>>],
+) -> Result<Vec<String>> {
     let mut referenced = BTreeSet::new();
     for (split, entries) in plan.splits.iter().zip(annotations) {
         referenced.extend(entries.iter().filter_map(|e| image_path(&e.img, &plan.input, split).ok()));

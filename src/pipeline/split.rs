@@ -19,7 +19,7 @@ use crate::error::{Error, InputError, Result, Stage};
 use crate::sink::manifest::RejectRecord;
 use crate::sink::shard::ShardWriter;
 use crate::sink::{schema, shard_count, shard_path, Row};
-use crate::source::annotations::Entry;
+use crate::source::annotations::{Entry, PolygonStore, StoredRow};
 use crate::source::{decoder_for, image_path};
 use crate::storage::Location;
 use crate::transform::{process, StageTimes};
@@ -51,6 +51,8 @@ pub struct Ctx {
     pub queues: Arc<Queues>,
     /// sha256 of the canonical configuration (journal records carry it).
     pub config_sha256: String,
+    /// The polygons of every split's rows, read back when a row is processed.
+    pub polygons: Arc<PolygonStore>,
 }
 
 /// What one input position produced.
@@ -73,14 +75,14 @@ pub struct ShardPlan {
 pub async fn run_split(
     ctx: &Ctx,
     split: &SplitPlan,
-    entries: Vec<Entry>,
+    entries: Vec<Entry<StoredRow>>,
     shards: ShardPlan,
 ) -> Result<Vec<ShardRecord>> {
     let inputs = entries.len();
     let shard_rows = ctx.plan.output.shard_rows;
     let owned_inputs = entries.iter().enumerate().filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows))).count();
     ctx.progress.start_split(&split.name, owned_inputs);
-    let todo: Vec<(usize, Entry)> = entries
+    let todo: Vec<(usize, Entry<StoredRow>)> = entries
         .into_iter()
         .enumerate()
         .filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows)) && !shards.done.contains_key(&(pos / shard_rows)))
@@ -112,7 +114,7 @@ pub async fn run_split(
 async fn produce(
     ctx: Ctx,
     split: SplitPlan,
-    entries: Vec<(usize, Entry)>,
+    entries: Vec<(usize, Entry<StoredRow>)>,
     listed: Arc<HashSet<ObjPath>>,
     tx: tokio::sync::mpsc::Sender<(usize, Outcome)>,
 ) -> Result<()> {
@@ -135,7 +137,7 @@ async fn produce(
 
 struct Fetched {
     pos: usize,
-    entry: Entry,
+    entry: Entry<StoredRow>,
     source: String,
     bytes: std::result::Result<Bytes, InputError>,
     read_seconds: f64,
@@ -149,7 +151,7 @@ async fn fetch(
     split: Arc<SplitPlan>,
     listed: Arc<HashSet<ObjPath>>,
     pos: usize,
-    entry: Entry,
+    entry: Entry<StoredRow>,
 ) -> Result<Fetched> {
     let t0 = Instant::now();
     let _reading = ctx.queues.enter(Queue::Reading);
@@ -182,7 +184,7 @@ async fn fetch(
 async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Result<(usize, Outcome)> {
     let f = fetched?;
     let Fetched { pos, entry, source, bytes, read_seconds } = f;
-    let reject = |e: InputError, entry: &Entry, source: &str| {
+    let reject = |e: InputError, entry: &Entry<StoredRow>, source: &str| {
         Outcome::Reject(RejectRecord {
             key: entry.key.clone(),
             image_id: entry.image_id.clone(),
@@ -195,13 +197,26 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
         Ok(b) => b,
         Err(e) => return Ok((pos, reject(e, &entry, &source))),
     };
-    let polygons = entry.polygons.clone().unwrap_or_default();
+    let cells = entry.polygons.clone().unwrap_or_default();
     let decoder = decoder_for(&source, ctx.plan.input.format);
-    let plan = ctx.plan.clone();
+    let (plan, store) = (ctx.plan.clone(), ctx.polygons.clone());
     let processing = ctx.queues.enter(Queue::Processing);
-    let job = ctx.pool.spawn(move || process(&bytes, decoder, &polygons, &plan).map(|p| (p, polygons)));
+    let job = ctx.pool.spawn(move || {
+        let polygons = store.load(&cells)?;
+        Ok::<_, std::io::Error>(process(&bytes, decoder, &polygons, &plan).map(|p| (p, polygons)))
+    });
     let done = job.await;
     drop(processing);
+    let done = match done {
+        Ok(Err(e)) => {
+            return Err(Error::Internal(format!(
+                "reading back the polygons of {} row {} from the temporary file: {e}",
+                split.annotations, entry.key
+            )))
+        }
+        Ok(Ok(result)) => Ok(result),
+        Err(panic) => Err(panic),
+    };
     let outcome = match done {
         Ok(Ok((processed, polygons))) => {
             let times = processed.times;

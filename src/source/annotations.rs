@@ -17,29 +17,37 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 mod cells;
+mod store;
+
+pub use store::{Block, CellRef, PolygonStore, PolygonWriter, StoredRow};
 
 /// A polygon in original-image pixel coordinates.
 pub type Polygon = Vec<[f64; 2]>;
 
-/// One annotation row.
+/// A row's polygons in memory: one slot per configured label, `None` = rib absent.
+pub type Polygons = Vec<Option<Polygon>>;
+
+/// One annotation row. `P` holds its polygons: in memory ([`Polygons`], what [`parse`]
+/// returns) or as references into a [`PolygonStore`] ([`StoredRow`], what [`parse_into`]
+/// returns).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub struct Entry<P = Polygons> {
     /// The pandas index key (`"0"`, `"1"`, ...).
     pub key: String,
     /// The `img` value, as written.
     pub img: String,
     /// File stem of `img`: the row's `image_id`.
     pub image_id: String,
-    /// One slot per configured label (`None` = rib absent), or why the row is unusable.
-    pub polygons: std::result::Result<Vec<Option<Polygon>>, InputError>,
+    /// The row's polygons, or why the row is unusable.
+    pub polygons: std::result::Result<P, InputError>,
 }
 
-impl Entry {
+impl<P: Default> Entry<P> {
     /// A copy of this row with its polygons moved into it; `self` keeps its identity (key,
     /// `img`, `image_id`) and whether it was usable, but no polygons.
-    pub fn take_polygons(&mut self) -> Entry {
+    pub fn take_polygons(&mut self) -> Entry<P> {
         let placeholder = match &self.polygons {
-            Ok(_) => Ok(Vec::new()),
+            Ok(_) => Ok(P::default()),
             Err(e) => Err(e.clone()),
         };
         Entry {
@@ -51,15 +59,42 @@ impl Entry {
     }
 }
 
-/// Parse an annotation file for the given label columns.
+/// Parse an annotation file for the given label columns, polygons in memory.
 ///
 /// # Errors
 /// [`Error::Annotations`] when the text is not JSON (with line and column), is not an object
 /// of columns, lacks the `img` column or a configured label column.
 pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entry>> {
+    let mut writer = PolygonWriter::in_memory();
+    let rows = parse_into(bytes, location, labels, &mut writer)?;
+    let store = writer.finish().map_err(|e| Error::Internal(format!("polygon store in memory: {e}")))?;
+    rows.into_iter()
+        .map(|e| {
+            let polygons = match e.polygons {
+                Ok(row) => {
+                    Ok(store.load(&row).map_err(|e| Error::Internal(format!("polygon store in memory: {e}")))?)
+                }
+                Err(err) => Err(err),
+            };
+            Ok(Entry { key: e.key, img: e.img, image_id: e.image_id, polygons })
+        })
+        .collect()
+}
+
+/// Parse an annotation file for the given label columns, writing the polygons to `store`;
+/// each usable row holds one [`CellRef`] per label. Rows come back in pandas index order.
+///
+/// # Errors
+/// As [`parse`], and [`Error::Annotations`] when the store cannot be written.
+pub fn parse_into(
+    bytes: &[u8],
+    location: &str,
+    labels: &[String],
+    store: &mut PolygonWriter,
+) -> Result<Vec<Entry<StoredRow>>> {
     let fail = |message: String| Error::Annotations { path: location.to_string(), message };
-    // Columns stay unparsed text until needed, and each label column is turned into compact
-    // polygons before the next is parsed: a `Value` tree is ~10x the size of its JSON.
+    // Columns stay unparsed text until needed, and each label column's polygons go to the
+    // store before the next is parsed: a `Value` tree is ~10x the size of its JSON.
     let fixed;
     let columns: IndexMap<String, &RawValue> = match serde_json::from_slice(bytes) {
         Ok(c) => c,
@@ -77,16 +112,40 @@ pub fn parse(bytes: &[u8], location: &str, labels: &[String]) -> Result<Vec<Entr
         },
     };
     let img = column(&columns, "img").map_err(&fail)?;
-    let mut label_columns: Vec<HashMap<String, Cell>> =
-        labels.iter().map(|l| label_column(&columns, l)).collect::<std::result::Result<_, _>>().map_err(&fail)?;
-    drop(columns);
     let mut keys: Vec<&String> = img.keys().collect();
     sort_keys(&mut keys);
+    let row_of: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    // slots[row * labels + label]: the row's cell of that label, once its column is read.
+    let mut slots: Vec<Option<StoredCell>> = vec![None; keys.len() * labels.len()];
+    for (j, label) in labels.iter().enumerate() {
+        let column = label_column(&columns, label).map_err(&fail)?;
+        let written = |e: std::io::Error| fail(format!("column {label:?}: storing its polygons: {e}"));
+        let mut base = None;
+        for (key, cell) in column.cells {
+            let Some(&row) = row_of.get(key.as_str()) else { continue };
+            let stored = match cell {
+                Ok(Some(range)) => {
+                    // A column's vertices are stored in one write; cells keep their offsets.
+                    let at = match base {
+                        Some(at) => at,
+                        None => *base.insert(store.append_block(&column.points).map_err(written)?),
+                    };
+                    at.cell(range)
+                }
+                Ok(None) => Ok(CellRef::ABSENT),
+                Err(message) => Err(message),
+            };
+            slots[row * labels.len() + j] = Some(stored);
+        }
+    }
+    drop(columns);
     let mut seen: HashMap<String, String> = HashMap::new();
+    let width = labels.len().max(1);
     let entries = keys
         .into_iter()
-        .map(|key| {
-            let mut entry = parse_row(key, &img[key], labels, &mut label_columns);
+        .zip(slots.chunks(width).chain(std::iter::repeat(&[][..])))
+        .map(|(key, row)| {
+            let mut entry = parse_row(key, &img[key], labels, row);
             if entry.image_id.is_empty() {
                 return entry;
             }
@@ -117,6 +176,10 @@ fn not_columns(text: &[u8], fail: &dyn Fn(String) -> Error) -> Error {
 /// One parsed label cell: a polygon, absent, or why it is unusable.
 type Cell = std::result::Result<Option<Polygon>, String>;
 
+/// One label cell in a store: its reference ([`CellRef::ABSENT`] if absent), or why it is
+/// unusable.
+type StoredCell = std::result::Result<CellRef, String>;
+
 /// Parse one column (an object of rows) out of the raw file.
 fn column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Result<Map<String, Value>, String> {
     match columns.get(name) {
@@ -134,13 +197,23 @@ fn column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Res
 
 /// Parse one label column straight into cells (no `Value` tree: a tree is ~10x its text and
 /// slow to build). Only when that fails is the column parsed again as a `Value` to say why.
-fn label_column(
-    columns: &IndexMap<String, &RawValue>,
-    name: &str,
-) -> std::result::Result<HashMap<String, Cell>, String> {
-    match columns.get(name).map(|raw| serde_json::from_str::<cells::Column>(raw.get())) {
-        Some(Ok(cells::Column(cells))) => Ok(cells),
-        _ => column(columns, name).map(|c| c.into_iter().map(|(k, v)| (k, parse_polygon(&v))).collect()),
+fn label_column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Result<cells::ColumnCells, String> {
+    match columns.get(name).map(|raw| serde_json::from_str::<cells::ColumnCells>(raw.get())) {
+        Some(Ok(cells)) => Ok(cells),
+        _ => {
+            let mut out = cells::ColumnCells::default();
+            for (key, value) in column(columns, name)? {
+                let cell = parse_polygon(&value).map(|p| {
+                    p.map(|p| {
+                        let start = out.points.len();
+                        out.points.extend(p);
+                        start..out.points.len()
+                    })
+                });
+                out.cells.push((key, cell));
+            }
+            Ok(out)
+        }
     }
 }
 
@@ -154,7 +227,7 @@ fn sort_keys(keys: &mut [&String]) {
     });
 }
 
-fn parse_row(key: &str, img: &Value, labels: &[String], cols: &mut [HashMap<String, Cell>]) -> Entry {
+fn parse_row(key: &str, img: &Value, labels: &[String], row: &[Option<StoredCell>]) -> Entry<StoredRow> {
     let img_str = img.as_str().unwrap_or_default().to_string();
     let image_id = file_stem(&img_str).to_string();
     let polygons = if img_str.is_empty() {
@@ -165,13 +238,15 @@ fn parse_row(key: &str, img: &Value, labels: &[String], cols: &mut [HashMap<Stri
     } else {
         labels
             .iter()
-            .zip(cols.iter_mut())
-            .map(|(label, col)| match col.remove(key) {
+            .zip(row.iter().chain(std::iter::repeat(&None)))
+            .map(|(label, cell)| match cell {
                 None => Err(InputError::new(
                     Stage::Annotation,
                     format!("row {key}: column {label:?} has no entry for this row"),
                 )),
-                Some(cell) => cell.map_err(|m| InputError::new(Stage::Annotation, format!("row {key}, {label}: {m}"))),
+                Some(cell) => {
+                    cell.clone().map_err(|m| InputError::new(Stage::Annotation, format!("row {key}, {label}: {m}")))
+                }
             })
             .collect()
     };
@@ -214,10 +289,16 @@ fn bad_point(n: usize, p: &Value) -> String {
 
 /// A cell's complete list of points: a polygon needs at least 3.
 fn polygon(points: Polygon) -> Cell {
-    if points.len() < 3 {
-        return Err(format!("polygon has {} point(s), expected at least 3", points.len()));
-    }
+    enough_points(points.len())?;
     Ok(Some(points))
+}
+
+/// Why `n` points are not a polygon, if they are not.
+fn enough_points(n: usize) -> std::result::Result<(), String> {
+    if n < 3 {
+        return Err(format!("polygon has {n} point(s), expected at least 3"));
+    }
+    Ok(())
 }
 
 fn parse_point(p: &Value) -> Option<[f64; 2]> {

@@ -1,21 +1,35 @@
 //! Typed parsing of one label column (`{"0": [{"x": .., "y": ..}, ...], "1": "None", ...}`)
-//! straight from its JSON text into [`Cell`]s, without building a `serde_json::Value` tree.
+//! straight from its JSON text into [`ColumnCells`], without building a `serde_json::Value`
+//! tree and without one allocation per polygon: every vertex of the column goes into one
+//! array, each cell names its range.
 //!
 //! The rules and messages are those of `parse_polygon` in the parent module, which stays the
 //! reference: a point the fast path cannot read is parsed again as a `Value` and judged (and
 //! described) by `parse_point`, so a message quotes the point exactly as before.
 
-use super::{bad_point, is_absent, not_points, parse_point, polygon, Cell, Polygon};
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+#[cfg(test)]
+use super::Cell;
+use super::{bad_point, enough_points, is_absent, not_points, parse_point};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 
-/// A label column: pandas index key → cell.
-pub(super) struct Column(pub(super) HashMap<String, Cell>);
+/// One cell of a column: the range of its vertices in [`ColumnCells::points`], absent
+/// (`None`), or why it is unusable.
+pub(super) type CellRange = Result<Option<Range<usize>>, String>;
 
-impl<'de> Deserialize<'de> for Column {
+/// A label column: every vertex in one array, and each row's pandas index key with its cell,
+/// in file order.
+#[derive(Default)]
+pub(super) struct ColumnCells {
+    pub(super) points: Vec<[f64; 2]>,
+    pub(super) cells: Vec<(String, CellRange)>,
+}
+
+impl<'de> Deserialize<'de> for ColumnCells {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(ColumnVisitor)
     }
@@ -24,74 +38,95 @@ impl<'de> Deserialize<'de> for Column {
 struct ColumnVisitor;
 
 impl<'de> Visitor<'de> for ColumnVisitor {
-    type Value = Column;
+    type Value = ColumnCells;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object of rows")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Column, A::Error> {
-        let mut cells = HashMap::with_capacity(m.size_hint().unwrap_or(0));
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<ColumnCells, A::Error> {
+        let mut column = ColumnCells::default();
         while let Some(key) = m.next_key::<String>()? {
-            let CellText(cell) = m.next_value()?;
-            cells.insert(key, cell);
+            let cell = m.next_value_seed(CellSeed(&mut column.points))?;
+            column.cells.push((key, cell));
         }
-        Ok(Column(cells))
+        Ok(column)
     }
 }
 
-/// One cell: a polygon, absent (`"None"`, `""`, `null`), or why it is unusable.
-struct CellText(Cell);
+/// Parses one cell, appending its vertices to the column's array.
+struct CellSeed<'a>(&'a mut Vec<[f64; 2]>);
 
-impl<'de> Deserialize<'de> for CellText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(CellVisitor).map(CellText)
+impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
+    type Value = CellRange;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<CellRange, D::Error> {
+        d.deserialize_any(CellVisitor(self.0))
     }
 }
 
-struct CellVisitor;
+struct CellVisitor<'a>(&'a mut Vec<[f64; 2]>);
 
-impl<'de> Visitor<'de> for CellVisitor {
-    type Value = Cell;
+impl<'de> Visitor<'de> for CellVisitor<'_> {
+    type Value = CellRange;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of points or \"None\"")
     }
-    fn visit_unit<E>(self) -> Result<Cell, E> {
+    fn visit_unit<E>(self) -> Result<CellRange, E> {
         Ok(Ok(None))
     }
-    fn visit_none<E>(self) -> Result<Cell, E> {
+    fn visit_none<E>(self) -> Result<CellRange, E> {
         Ok(Ok(None))
     }
-    fn visit_str<E>(self, s: &str) -> Result<Cell, E> {
+    fn visit_str<E>(self, s: &str) -> Result<CellRange, E> {
         Ok(if is_absent(s) { Ok(None) } else { Err(not_points("a string")) })
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Cell, E> {
+    fn visit_bool<E>(self, _: bool) -> Result<CellRange, E> {
         Ok(Err(not_points("a boolean")))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Cell, E> {
+    fn visit_i64<E>(self, _: i64) -> Result<CellRange, E> {
         Ok(Err(not_points("a number")))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Cell, E> {
+    fn visit_u64<E>(self, _: u64) -> Result<CellRange, E> {
         Ok(Err(not_points("a number")))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Cell, E> {
+    fn visit_f64<E>(self, _: f64) -> Result<CellRange, E> {
         Ok(Err(not_points("a number")))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Cell, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<CellRange, A::Error> {
         while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Err(not_points("an object")))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Cell, A::Error> {
-        let mut points: Polygon = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CellRange, A::Error> {
+        let points = self.0;
+        let start = points.len();
         while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            match point(points.len(), raw.get()) {
+            match point(points.len() - start, raw.get()) {
                 Ok(p) => points.push(p),
                 Err(message) => {
+                    points.truncate(start);
                     // The rest must still be read for the parser to reach the column's end.
                     while seq.next_element::<IgnoredAny>()?.is_some() {}
                     return Ok(Err(message));
                 }
             }
         }
-        Ok(polygon(points))
+        let end = points.len();
+        if let Err(message) = enough_points(end - start) {
+            points.truncate(start);
+            return Ok(Err(message));
+        }
+        Ok(Ok(Some(start..end)))
+    }
+}
+
+/// One cell on its own, as a [`Cell`], for comparison with the `Value` reference.
+#[cfg(test)]
+struct CellText(Cell);
+
+#[cfg(test)]
+impl<'de> Deserialize<'de> for CellText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut points = Vec::new();
+        let range = CellSeed(&mut points).deserialize(d)?;
+        Ok(CellText(range.map(|r| r.map(|r| points[r].to_vec()))))
     }
 }
 
@@ -257,13 +292,19 @@ mod tests {
     }
 
     #[test]
-    fn a_column_parses_every_row() {
-        let text = r#"{"0": [[0, 0], [4, 0], [4, 4]], "1": "None", "2": [{"x": null, "y": 1}]}"#;
-        let Column(cells) = serde_json::from_str(text).unwrap();
-        assert_eq!(cells.len(), 3);
-        assert_eq!(cells["0"].as_ref().unwrap().as_ref().unwrap().len(), 3);
-        assert_eq!(cells["1"], Ok(None));
-        assert!(cells["2"].as_ref().unwrap_err().starts_with("point 0: expected"), "{:?}", cells["2"]);
+    fn a_column_parses_every_row_into_one_vertex_array() {
+        let text = r#"{"0": [[0, 0], [4, 0], [4, 4]], "1": "None", "2": [[1, 1], {"x": null, "y": 1}],
+            "3": [[1, 1], [2, 2]], "4": [[9, 9], [8, 8], [7, 7.5]]}"#;
+        let ColumnCells { points, cells } = serde_json::from_str(text).unwrap();
+        let keys: Vec<&str> = cells.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["0", "1", "2", "3", "4"], "file order");
+        assert_eq!(cells[0].1, Ok(Some(0..3)));
+        assert_eq!(cells[1].1, Ok(None));
+        assert!(cells[2].1.as_ref().unwrap_err().starts_with("point 1: expected"), "{:?}", cells[2]);
+        assert!(cells[3].1.as_ref().unwrap_err().contains("2 point(s)"), "{:?}", cells[3]);
+        // Rejected cells leave nothing behind: the next polygon follows the first.
+        assert_eq!(cells[4].1, Ok(Some(3..6)));
+        assert_eq!(points[3..], [[9.0, 9.0], [8.0, 8.0], [7.0, 7.5]]);
     }
 
     fn json() -> impl proptest::strategy::Strategy<Value = Value> {

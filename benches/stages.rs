@@ -61,6 +61,13 @@ fn stages(c: &mut Criterion) {
     g.bench_function("resize", |b| {
         b.iter(|| resize::resize(black_box(&plane), src.width, src.height, &plan.image).unwrap())
     });
+    // What `process` does: the display table, then one pass that looks samples up and resizes.
+    g.bench_function("window_and_resize", |b| {
+        b.iter(|| {
+            let (table, _) = window::table(black_box(&src), &plan.image).unwrap();
+            resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image).unwrap()
+        })
+    });
     g.bench_function("rasterize", |b| b.iter(|| masks(black_box(&polys), &geometry, 512, 512)));
     g.bench_function("process", |b| {
         b.iter(|| process(black_box(&bytes), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap())

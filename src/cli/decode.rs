@@ -56,8 +56,9 @@ pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
         if native {
             (image.height, image.width) = (src.height, src.width);
         }
-        let (plane, applied) = window::apply(&src, &image)?;
-        let (data, _) = resize::resize(&plane, src.width, src.height, &image)?;
+        // As `run` does it: the display table, then one lookup-and-resize pass.
+        let (table, applied) = window::table(&src, &image)?;
+        let (data, _) = resize::resize_table(&src.samples, &table, src.width, src.height, &image)?;
         tracing::info!(
             "window {} center {} width {} ({:?})",
             applied.source.as_str(),

@@ -2,6 +2,7 @@
 //! [`process`], which runs them in order on one input. Nothing here does I/O or needs a
 //! runtime; the pipeline calls [`process`] on its CPU pool.
 
+pub mod area;
 pub mod rasterize;
 pub mod resize;
 pub mod window;
@@ -47,9 +48,10 @@ pub struct Processed {
 pub struct StageTimes {
     /// Parse + decode.
     pub decode: f64,
-    /// Modality LUT, VOI, inversion, normalisation, dtype.
+    /// The display table: modality LUT, VOI, inversion, normalisation, dtype (and the min..max
+    /// pass when a window needs it).
     pub window: f64,
-    /// Resize.
+    /// Looking every sample up in the display table, and resizing (one pass for `area`).
     pub resize: f64,
     /// Mask rasterisation.
     pub rasterize: f64,
@@ -81,10 +83,9 @@ pub fn process(
     let mut times = StageTimes::default();
     let src = decode(bytes, decoder, &plan.image)?;
     times.decode = lap();
-    let (plane, window) = window::apply(&src, &plan.image)?;
+    let (table, window) = window::table(&src, &plan.image)?;
     times.window = lap();
-    let (image, geometry) = resize::resize(&plane, src.width, src.height, &plan.image)?;
-    drop(plane);
+    let (image, geometry) = resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image)?;
     times.resize = lap();
     let (mask, bboxes, clipped_points) = masks(polygons, &geometry, plan.image.width, plan.image.height);
     times.rasterize = lap();

@@ -9,7 +9,9 @@
 
 use crate::config::{Filter, ImagePlan, ResizeMode};
 use crate::error::{InputError, Stage};
-use crate::transform::window::Plane;
+use crate::source::image::Samples;
+use crate::transform::area;
+use crate::transform::window::{Plane, Table};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
@@ -63,7 +65,8 @@ fn algorithm(f: Filter) -> ResizeAlg {
 }
 
 /// Resize a native-size plane to the output size; returns little-endian sample bytes of
-/// `height * width * dtype size` and the geometry applied.
+/// `height * width * dtype size` and the geometry applied. `area` downscaling of 8- and 16-bit
+/// planes is OpenCV's `INTER_AREA` exactly ([`super::area`]); the rest is `fast_image_resize`.
 pub fn resize(plane: &Plane, w: u32, h: u32, plan: &ImagePlan) -> Result<(Vec<u8>, Geometry), InputError> {
     let g = geometry(w, h, plan);
     let (src_bytes, pt, sample): (&[u8], PixelType, usize) = match plane {
@@ -78,10 +81,21 @@ pub fn resize(plane: &Plane, w: u32, h: u32, plan: &ImagePlan) -> Result<(Vec<u8
         // Same size: the samples as they are (no filter can improve on identity).
         let out = match plane {
             Plane::U8(v) => v.clone(),
-            Plane::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
-            Plane::F32(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            Plane::U16(v) => le_bytes(v),
+            Plane::F32(v) => le_bytes(v),
         };
-        return Ok((if (w, h) == (plan.width, plan.height) { out } else { pad(&out, &g, plan, sample) }, g));
+        return Ok((place(out, &g, plan, sample), g));
+    }
+    if plan.filter == Filter::Area {
+        let (native, content) = ((w as usize, h as usize), content_size(&g));
+        let exact = match plane {
+            Plane::U8(v) => area::resize(v, native, content, |s| s),
+            Plane::U16(v) => area::resize(v, native, content, |s| s).map(|v| le_bytes(&v)),
+            Plane::F32(_) => None,
+        };
+        if let Some(out) = exact {
+            return Ok((place(out, &g, plan, sample), g));
+        }
     }
     let src = ImageRef::new(w, h, src_bytes, pt).map_err(|e| fail(&e))?;
     let mut content = aligned_image(g.content_width, g.content_height, pt);
@@ -89,11 +103,72 @@ pub fn resize(plane: &Plane, w: u32, h: u32, plan: &ImagePlan) -> Result<(Vec<u8
     let mut dst =
         Image::from_slice_u8(g.content_width, g.content_height, content.bytes_mut(), pt).map_err(|e| fail(&e))?;
     Resizer::new().resize(&src, &mut dst, &options).map_err(|e| fail(&e))?;
-    let mut out = content.into_le_bytes();
-    if (g.content_width, g.content_height) != (plan.width, plan.height) {
-        out = pad(&out, &g, plan, sample);
+    Ok((place(content.into_le_bytes(), &g, plan, sample), g))
+}
+
+/// Map `samples` through the display `table` and resize them. With the `area` filter and
+/// 8- or 16-bit output, downscaling is one pass that looks each sample up as it averages it
+/// ([`area::resize`]); otherwise the native-size plane is made ([`Table::map`]) and resized.
+/// Either way the result is that of [`resize`] on the mapped plane.
+pub fn resize_table(
+    samples: &Samples,
+    table: &Table,
+    w: u32,
+    h: u32,
+    plan: &ImagePlan,
+) -> Result<(Vec<u8>, Geometry), InputError> {
+    let g = geometry(w, h, plan);
+    if plan.filter == Filter::Area {
+        let (native, content) = ((w as usize, h as usize), content_size(&g));
+        let fused = match (table, samples) {
+            (Table::U8(t), Samples::U8(v)) => {
+                fixed::<_, 256>(t).and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
+            }
+            (Table::U8(t), Samples::U16(v)) => {
+                fixed::<_, 65536>(t).and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
+            }
+            (Table::U16(t), Samples::U8(v)) => fixed::<_, 256>(t)
+                .and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
+                .map(|v| le_bytes(&v)),
+            (Table::U16(t), Samples::U16(v)) => fixed::<_, 65536>(t)
+                .and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
+                .map(|v| le_bytes(&v)),
+            _ => None,
+        };
+        if let Some(out) = fused {
+            let sample = if matches!(table, Table::U8(_)) { 1 } else { 2 };
+            return Ok((place(out, &g, plan, sample), g));
+        }
     }
-    Ok((out, g))
+    resize(&table.map(samples), w, h, plan)
+}
+
+/// A table as a fixed-size array (lookups by `u8`/`u16` index need no bounds check).
+fn fixed<T, const N: usize>(table: &[T]) -> Option<&[T; N]> {
+    table.try_into().ok()
+}
+
+/// `(width, height)` of the resized content.
+pub fn content_size(g: &Geometry) -> (usize, usize) {
+    (g.content_width as usize, g.content_height as usize)
+}
+
+/// Samples as little-endian bytes.
+pub fn le_bytes<T: bytemuck::Pod>(v: &[T]) -> Vec<u8> {
+    if cfg!(target_endian = "little") {
+        return bytemuck::cast_slice(v).to_vec();
+    }
+    let size = std::mem::size_of::<T>();
+    bytemuck::cast_slice::<T, u8>(v).chunks_exact(size).flat_map(|c| c.iter().rev().copied()).collect()
+}
+
+/// The resized content in its place in the output: as is, or padded (letterbox).
+pub fn place(content: Vec<u8>, g: &Geometry, plan: &ImagePlan, sample: usize) -> Vec<u8> {
+    if (g.content_width, g.content_height) == (plan.width, plan.height) {
+        content
+    } else {
+        pad(&content, g, plan, sample)
+    }
 }
 
 /// A sample buffer aligned for its type (fast_image_resize checks alignment).
@@ -123,8 +198,8 @@ impl Aligned {
     fn into_le_bytes(self) -> Vec<u8> {
         match self {
             Aligned::U8(v) => v,
-            Aligned::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
-            Aligned::F32(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            Aligned::U16(v) => le_bytes(&v),
+            Aligned::F32(v) => le_bytes(&v),
         }
     }
 }
@@ -168,6 +243,38 @@ mod tests {
         let (out, g) = resize(&Plane::U8(src), 4, 4, &plan(2, 2, ResizeMode::Stretch)).unwrap();
         assert_eq!(out, vec![0, 100, 200, 50]);
         assert_eq!((g.scale_x, g.scale_y, g.pad_x, g.pad_y), (0.5, 0.5, 0, 0));
+    }
+
+    /// The one-pass lookup-and-resize gives what mapping the plane and resizing it gives, for
+    /// every table type, filter and layout (the area cases take the fused path).
+    #[test]
+    fn resize_table_equals_mapping_then_resizing() {
+        let mut x = 7u32;
+        let mut next = || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u16
+        };
+        let (w, h) = (37u32, 23u32);
+        let words: Vec<u16> = (0..w * h).map(|_| next() & 0x0fff).collect();
+        let bytes: Vec<u8> = (0..w * h).map(|_| next() as u8).collect();
+        let u8_table = |n: usize| Table::U8((0..n).map(|i| (i * 7 % 251) as u8).collect());
+        let u16_table = |n: usize| Table::U16((0..n).map(|i| (i * 40_503 % 65_521) as u16).collect());
+        let f32_table = |n: usize| Table::F32((0..n).map(|i| (i % 1000) as f32 / 1000.0).collect());
+        for (samples, n) in [(Samples::U16(words.into()), 65536), (Samples::U8(bytes), 256)] {
+            for (kind, table) in [("u8", u8_table(n)), ("u16", u16_table(n)), ("f32", f32_table(n))] {
+                for filter in [Filter::Area, Filter::Bilinear] {
+                    for (oh, ow, mode) in
+                        [(9, 11, ResizeMode::Stretch), (16, 16, ResizeMode::Letterbox), (23, 37, ResizeMode::Stretch)]
+                    {
+                        let mut p = plan(oh, ow, mode);
+                        p.filter = filter;
+                        let fused = resize_table(&samples, &table, w, h, &p).unwrap();
+                        let mapped = resize(&table.map(&samples), w, h, &p).unwrap();
+                        assert_eq!(fused, mapped, "{n}-entry {kind} table, {filter:?} {oh}x{ow} {mode:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

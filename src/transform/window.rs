@@ -98,6 +98,14 @@ pub fn voi(x: f64, center: f64, width: f64, f: VoiFunction) -> f64 {
 
 /// Run the display chain on a decoded image, giving a native-size plane of the output dtype.
 pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindow), InputError> {
+    let (table, window) = table(img, plan)?;
+    Ok((table.map(&img.samples), window))
+}
+
+/// The display chain as a lookup table: the output sample for every bit pattern a sample can
+/// take (`Samples::lut_len` entries), for mapping the image ([`Table::map`]) or for a resize
+/// that looks samples up itself (`transform::area`).
+pub fn table(img: &SourceImage, plan: &ImagePlan) -> Result<(Table, AppliedWindow), InputError> {
     let stored = |raw: u16| stored_value(raw, img.bits_stored, img.signed);
     let modality = |raw: u16| {
         let s = stored(raw) as f64;
@@ -145,7 +153,7 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
     if img.luts.padding.is_some() {
         display.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, v)| *v = 0.0);
     }
-    Ok((convert(&img.samples, &display, plan.dtype), window))
+    Ok((Table::new(&img.samples, &display, plan.dtype), window))
 }
 
 /// The window to apply and, when it comes from a VOI LUT Sequence item, that LUT. With
@@ -232,30 +240,52 @@ fn stretch(display: &mut [f64], present: &[bool]) {
     }
 }
 
-/// Map every sample through the display values (`display.len()` is a power of two).
-fn convert(samples: &Samples, display: &[f64], dtype: DType) -> Plane {
-    // Fixed-size tables: a u8/u16 index is always in range, so the lookups carry no bounds check.
-    fn map<S: Copy + Into<usize>, T: Copy, const N: usize>(src: &[S], lut: &[T; N]) -> Vec<T> {
-        src.iter().map(|&s| lut[s.into()]).collect()
-    }
-    fn run<T: Copy + Default>(samples: &Samples, lut: &[T]) -> Vec<T> {
-        match (samples, <&[T; 256]>::try_from(lut), <&[T; 65536]>::try_from(lut)) {
-            (Samples::U8(v), Ok(lut), _) => map(v, lut),
-            (Samples::U16(v), _, Ok(lut)) => map(v, lut),
-            // Not reached (the table has `Samples::lut_len` entries); checked lookups if it were.
-            (Samples::U8(v), ..) => v.iter().map(|&s| lut.get(s as usize).copied().unwrap_or_default()).collect(),
-            (Samples::U16(v), ..) => v.iter().map(|&s| lut.get(s as usize).copied().unwrap_or_default()).collect(),
+/// Output samples indexed by a sample's bit pattern: 256 entries for 8-bit samples, 65,536
+/// for 16-bit ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Table {
+    /// `uint8` output.
+    U8(Vec<u8>),
+    /// `uint16` output.
+    U16(Vec<u16>),
+    /// `float32` output in 0..=1.
+    F32(Vec<f32>),
+}
+
+impl Table {
+    /// The table of the display values (one per stored value, a power of two of them) for
+    /// every bit pattern of `samples`, scaled to `dtype` with rounding.
+    fn new(samples: &Samples, display: &[f64], dtype: DType) -> Table {
+        // `display` is per stored value (the low bits); the table covers every bit pattern.
+        fn spread<T: Copy>(samples: &Samples, display: &[f64], f: impl Fn(f64) -> T) -> Vec<T> {
+            let per_value: Vec<T> = display.iter().map(|&v| f(v)).collect();
+            (0..samples.lut_len()).map(|raw| per_value[raw & (per_value.len() - 1)]).collect()
+        }
+        match dtype {
+            DType::Uint8 => Table::U8(spread(samples, display, |v| (v * 255.0).round() as u8)),
+            DType::Uint16 => Table::U16(spread(samples, display, |v| (v * 65535.0).round() as u16)),
+            DType::Float32 => Table::F32(spread(samples, display, |v| v as f32)),
         }
     }
-    // `display` is per stored value (the low bits); the lookup table covers every bit pattern.
-    fn table<T: Copy>(samples: &Samples, display: &[f64], f: impl Fn(f64) -> T) -> Vec<T> {
-        let per_value: Vec<T> = display.iter().map(|&v| f(v)).collect();
-        (0..samples.lut_len()).map(|raw| per_value[raw & (per_value.len() - 1)]).collect()
+
+    /// Map every sample through the table.
+    pub fn map(&self, samples: &Samples) -> Plane {
+        match self {
+            Table::U8(t) => Plane::U8(lookup(samples, t)),
+            Table::U16(t) => Plane::U16(lookup(samples, t)),
+            Table::F32(t) => Plane::F32(lookup(samples, t)),
+        }
     }
-    match dtype {
-        DType::Uint8 => Plane::U8(run(samples, &table(samples, display, |v| (v * 255.0).round() as u8))),
-        DType::Uint16 => Plane::U16(run(samples, &table(samples, display, |v| (v * 65535.0).round() as u16))),
-        DType::Float32 => Plane::F32(run(samples, &table(samples, display, |v| v as f32))),
+}
+
+/// `table[sample]` for every sample. With a table of `Samples::lut_len` entries (as
+/// [`Table`]s are) the lookups need no bounds checks; a shorter one reads missing entries as 0.
+pub fn lookup<T: Copy + Default>(samples: &Samples, table: &[T]) -> Vec<T> {
+    match (samples, <&[T; 256]>::try_from(table), <&[T; 65536]>::try_from(table)) {
+        (Samples::U8(v), Ok(t), _) => v.iter().map(|&s| t[usize::from(s)]).collect(),
+        (Samples::U16(v), _, Ok(t)) => v.iter().map(|&s| t[usize::from(s)]).collect(),
+        (Samples::U8(v), ..) => v.iter().map(|&s| table.get(usize::from(s)).copied().unwrap_or_default()).collect(),
+        (Samples::U16(v), ..) => v.iter().map(|&s| table.get(usize::from(s)).copied().unwrap_or_default()).collect(),
     }
 }
 

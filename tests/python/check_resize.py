@@ -1,5 +1,12 @@
-"""Resize quality: `image.filter = "area"` downscaling to 512x512 against OpenCV INTER_AREA on the
-same native-size display image, on synthetic CXRs. Fails below 40 dB PSNR.
+"""Resize parity: `image.filter = "area"` downscaling must equal OpenCV INTER_AREA on every pixel.
+
+Two sets of inputs, each decoded by cxrshard at native size (`decode --size native`) and at
+512x512, the native image then resized by `cv2.resize(..., interpolation=cv2.INTER_AREA)`:
+- the synthetic CXR DICOMs (`--synth`), through the display chain, as uint8 and uint16;
+- random-noise 8- and 16-bit PNGs (the hardest case for rounding) whose sizes take each of
+  OpenCV's code paths: integer scales (2x2 with its own rounding, 3x, 4x, 5x, 6x, one axis
+  only) and fractional ones.
+Fails on any differing pixel.
 
   python check_resize.py --bin target/release/cxrshard --synth DIR --work DIR
 """
@@ -12,13 +19,25 @@ import sys
 import cv2
 import numpy as np
 
-MIN_PSNR_DB = 40.0
+# (width, height): 2x2, 3x/2x, 4x, 5x/1x, 6x, and fractional scales either side of them.
+NOISE_SIZES = [(1024, 1024), (1536, 1024), (2048, 2048), (2560, 512), (3072, 3072),
+               (513, 700), (1000, 1000), (600, 3001), (1025, 1023), (2891, 2207)]
 
 
 def decode(binary, path, out, size, dtype):
     subprocess.run([binary, "-q", "decode", path, "--out", out, "--size", size, "--dtype", dtype], check=True,
                    stdout=subprocess.DEVNULL)
     return np.load(out)
+
+
+def compare(binary, path, dtype, work):
+    native = decode(binary, path, os.path.join(work, "n.npy"), "native", dtype)
+    ours = decode(binary, path, os.path.join(work, "r.npy"), "512x512", dtype)
+    ref = cv2.resize(native, (512, 512), interpolation=cv2.INTER_AREA)
+    diff = np.abs(ours.astype(np.int64) - ref.astype(np.int64))
+    print(f"  {os.path.basename(path)} {native.shape[::-1]} -> 512x512 {dtype}: "
+          f"{int((diff > 0).sum())} pixels differ, max |diff| {int(diff.max())}")
+    return native, int((diff > 0).sum())
 
 
 def main():
@@ -30,19 +49,25 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     files = sorted(glob.glob(os.path.join(a.synth, "data", "*", "img", "*.dcm")))[: a.n]
-    worst = np.inf
+    if not files:
+        sys.exit(f"no DICOMs under {a.synth}")
+    differing = 0
     for f in files:
-        for dtype, peak in (("uint8", 255.0), ("uint16", 65535.0)):
-            native = decode(a.bin, f, os.path.join(a.work, "n.npy"), "native", dtype)
-            ours = decode(a.bin, f, os.path.join(a.work, "r.npy"), "512x512", dtype).astype(np.float64)
-            ref = cv2.resize(native, (512, 512), interpolation=cv2.INTER_AREA).astype(np.float64)
-            mse = np.mean((ours - ref) ** 2)
-            psnr = np.inf if mse == 0 else 10 * np.log10(peak**2 / mse)
-            worst = min(worst, psnr)
-            print(f"  {os.path.basename(f)} {native.shape} -> 512x512 {dtype}: PSNR {psnr:.1f} dB, "
-                  f"max |diff| {np.abs(ours - ref).max():.0f}")
-    print(f"resize vs cv2.INTER_AREA: worst PSNR {worst:.1f} dB over {len(files)} images (floor {MIN_PSNR_DB})")
-    sys.exit(0 if worst >= MIN_PSNR_DB else 1)
+        for dtype in ("uint8", "uint16"):
+            differing += compare(a.bin, f, dtype, a.work)[1]
+    rng = np.random.default_rng(0)
+    for w, h in NOISE_SIZES:
+        for dtype in (np.uint8, np.uint16):
+            img = rng.integers(0, np.iinfo(dtype).max + 1, size=(h, w), dtype=dtype)
+            path = os.path.join(a.work, f"noise-{w}x{h}-{np.dtype(dtype).name}.png")
+            cv2.imwrite(path, img)
+            native, n = compare(a.bin, path, np.dtype(dtype).name, a.work)
+            if not np.array_equal(native, img):
+                sys.exit(f"{path}: cxrshard's native decode differs from the PNG's samples")
+            differing += n
+    print(f"resize vs cv2.INTER_AREA: {differing} differing pixels over {len(files)} CXRs and "
+          f"{len(NOISE_SIZES)} noise sizes (must be 0)")
+    sys.exit(0 if differing == 0 else 1)
 
 
 if __name__ == "__main__":

@@ -117,17 +117,18 @@ fn integer_scale<S: Copy, T: AreaPixel>(
     value: impl Fn(S) -> T,
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(dw * dh);
-    let mut sums = vec![0u32; dw];
+    // u64: no block is large enough to overflow it (u32 would at 65,537 16-bit samples).
+    let mut sums = vec![0u64; dw];
     let inv_area = 1.0f32 / (kx * ky) as f32;
     for dy in 0..dh {
         sums.fill(0);
         for row in samples[dy * ky * sw..].chunks_exact(sw).take(ky) {
             for (sum, block) in sums.iter_mut().zip(row.chunks_exact(kx)) {
-                *sum += block.iter().map(|&s| value(s).to_u32()).sum::<u32>();
+                *sum += block.iter().map(|&s| u64::from(value(s).to_u32())).sum::<u64>();
             }
         }
         if (kx, ky) == (2, 2) {
-            out.extend(sums.iter().map(|&s| T::from_u32((s + 2) >> 2)));
+            out.extend(sums.iter().map(|&s| T::from_u32(((s + 2) >> 2) as u32)));
         } else {
             out.extend(sums.iter().map(|&s| T::saturate(s as f32 * inv_area)));
         }

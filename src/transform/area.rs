@@ -229,9 +229,8 @@ fn fill_block<S: Copy, T: AreaPixel>(block: &mut [T], src: &[S], sw: usize, valu
             let tile: [&[S; LANES]; LANES] =
                 std::array::from_fn(|l| rows[l][t * LANES..][..LANES].try_into().expect("LANES samples"));
             for (x, cell) in out.chunks_exact_mut(LANES).enumerate() {
-                for (c, row) in cell.iter_mut().zip(&tile) {
-                    *c = value(row[x]);
-                }
+                let column: [T; LANES] = std::array::from_fn(|l| value(tile[l][x]));
+                cell.copy_from_slice(&column);
             }
         }
         for sx in tiles * LANES..sw {

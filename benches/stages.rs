@@ -1,6 +1,9 @@
 //! Per-stage micro-benchmarks on CXR-sized inputs (2500 x 2500, 12 bits stored):
-//! decode, window, resize, rasterize, and Parquet encode of one row group (as `run` writes
-//! it, through `ArrowWriter` for comparison, and with bit-packed masks, the encoding not taken).
+//! decode, window (display table + native-size plane), resize (of that plane), the one pass
+//! `run` makes instead of those two (`window_and_resize`: table, then lookup and `INTER_AREA`
+//! together), rasterize, the whole of `process`, and Parquet encode of one row group (as `run`
+//! writes it, through `ArrowWriter` for comparison, and with bit-packed masks, the encoding
+//! not taken).
 //!
 //!     cargo bench --bench stages
 //!

@@ -2,7 +2,7 @@
 //!
 //! Errors are split by whose fault they are, because callers react differently:
 //! - bad *configuration* (pipeline file, flags): fail fast, name the key;
-//! - bad *data* (one image or annotation): becomes a [`crate::Reject`] for that input and the run
+//! - bad *data* (one image or annotation): becomes a [`crate::sink::manifest::RejectRecord`] for that input and the run
 //!   continues; see [`InputError`];
 //! - a failing *service* (storage): retried by the storage layer, then reported with the URL;
 //! - an *internal* bug: reported as such, never blamed on the user's data.

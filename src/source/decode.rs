@@ -1,5 +1,5 @@
 //! Image decoders: DICOM through `dicom-object` + `dicom-pixeldata` (lossy JPEG through
-//! libjpeg-turbo, see [`super::jpeg`]), rasters through `image`.
+//! libjpeg-turbo, see `source/jpeg.rs`), rasters through `image`.
 //!
 //! Decoders only read: they return stored values and the allow-listed technical attributes
 //! (see [`super::header`]) in a [`SourceImage`]; all display maths (modality LUT, VOI,

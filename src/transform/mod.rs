@@ -1,6 +1,8 @@
 //! Pure per-image transforms: the display chain, resizing and mask rasterisation, and
 //! [`process`], which runs them in order on one input. Nothing here does I/O or needs a
-//! runtime; the pipeline calls [`process`] on its CPU pool.
+//! runtime; the pipeline calls [`process`] on its CPU pool. The display chain becomes a lookup
+//! table ([`window::table`]) that the resize applies as it reads the samples
+//! ([`resize::resize_table`], [`area`]), so no native-size display image is made.
 
 pub mod area;
 pub mod rasterize;

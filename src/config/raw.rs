@@ -186,7 +186,7 @@ pub struct RawRun {
     pub workers: Option<i64>,
     /// Images being read or processed at once. 0 = 2 x workers. Bounds peak memory.
     pub in_flight: Option<i64>,
-    /// Concurrent reads from storage. Default 8.
+    /// Concurrent reads from storage. 0 (the default) = 4 from a local disk, 8 from S3.
     pub read_concurrency: Option<i64>,
     /// Fail the run when more inputs are rejected: a count (`10`), a fraction (`0.05`) or a
     /// percentage (`"5%"`). Default: no limit.

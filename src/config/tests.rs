@@ -69,6 +69,7 @@ fn overrides_replace_roots_and_settings() {
     assert_eq!(plan.image.window, WindowChoice::MinMax);
     assert_eq!(plan.run.workers, 3);
     assert_eq!(plan.run.in_flight, 6);
+    assert_eq!(plan.run.read_concurrency, super::AUTO_READS_LOCAL, "0 = auto, local input");
 }
 
 #[test]
@@ -125,6 +126,9 @@ fn s3_roots_and_storage_options_are_resolved() {
     assert_eq!(s3.allow_http, Some(true));
     assert_eq!((s3.max_retries, s3.retry_timeout), (3, std::time::Duration::from_secs(20)));
     assert_eq!(plan.output.s3, S3Options::default(), "no [output.s3]: environment and defaults");
+    assert_eq!(plan.run.read_concurrency, super::AUTO_READS_S3, "0 = auto, S3 input");
+    let fixed = Overrides { set: vec!["run.read_concurrency=3".into()], ..Default::default() };
+    assert_eq!(parse(S3, "t", &fixed).unwrap().run.read_concurrency, 3);
 }
 
 #[test]

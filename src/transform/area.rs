@@ -35,35 +35,27 @@ pub trait AreaPixel: Copy + Default {
     fn from_u32(v: u32) -> Self;
 }
 
-impl AreaPixel for u8 {
-    fn to_f32(self) -> f32 {
-        f32::from(self)
-    }
-    fn to_u32(self) -> u32 {
-        u32::from(self)
-    }
-    fn saturate(v: f32) -> Self {
-        round_half_even(v).clamp(0.0, 255.0) as u8
-    }
-    fn from_u32(v: u32) -> Self {
-        v.min(255) as u8
-    }
+/// The two implementations differ only in the type and its largest value.
+macro_rules! area_pixel {
+    ($t:ty) => {
+        impl AreaPixel for $t {
+            fn to_f32(self) -> f32 {
+                f32::from(self)
+            }
+            fn to_u32(self) -> u32 {
+                u32::from(self)
+            }
+            fn saturate(v: f32) -> Self {
+                round_half_even(v).clamp(0.0, f32::from(<$t>::MAX)) as $t
+            }
+            fn from_u32(v: u32) -> Self {
+                v.min(u32::from(<$t>::MAX)) as $t
+            }
+        }
+    };
 }
-
-impl AreaPixel for u16 {
-    fn to_f32(self) -> f32 {
-        f32::from(self)
-    }
-    fn to_u32(self) -> u32 {
-        u32::from(self)
-    }
-    fn saturate(v: f32) -> Self {
-        round_half_even(v).clamp(0.0, 65535.0) as u16
-    }
-    fn from_u32(v: u32) -> Self {
-        v.min(65535) as u16
-    }
-}
+area_pixel!(u8);
+area_pixel!(u16);
 
 /// `v` rounded half to even, as `cvRound` does. Adding and taking away 2^23 leaves no
 /// fraction bits, so the FPU's round-to-nearest-even does it (a library call otherwise, on

@@ -120,20 +120,10 @@ pub fn resize_table(
     let g = geometry(w, h, plan);
     if plan.filter == Filter::Area {
         let (native, content) = ((w as usize, h as usize), content_size(&g));
-        let fused = match (table, samples) {
-            (Table::U8(t), Samples::U8(v)) => {
-                fixed::<_, 256>(t).and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
-            }
-            (Table::U8(t), Samples::U16(v)) => {
-                fixed::<_, 65536>(t).and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
-            }
-            (Table::U16(t), Samples::U8(v)) => fixed::<_, 256>(t)
-                .and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
-                .map(|v| le_bytes(&v)),
-            (Table::U16(t), Samples::U16(v)) => fixed::<_, 65536>(t)
-                .and_then(|t| area::resize(v, native, content, |s| t[usize::from(s)]))
-                .map(|v| le_bytes(&v)),
-            _ => None,
+        let fused = match table {
+            Table::U8(t) => area_lookup(samples, t, native, content),
+            Table::U16(t) => area_lookup(samples, t, native, content).map(|v| le_bytes(&v)),
+            Table::F32(_) => None,
         };
         if let Some(out) = fused {
             let sample = if matches!(table, Table::U8(_)) { 1 } else { 2 };
@@ -143,9 +133,25 @@ pub fn resize_table(
     resize(&table.map(samples), w, h, plan)
 }
 
-/// A table as a fixed-size array (lookups by `u8`/`u16` index need no bounds check).
-fn fixed<T, const N: usize>(table: &[T]) -> Option<&[T; N]> {
-    table.try_into().ok()
+/// [`area::resize`] of the samples looked up in `table`; `None` when that is not an area
+/// downscale or the table does not cover every bit pattern (then the caller maps and resizes).
+/// The table as a fixed-size array lets a `u8`/`u16` index need no bounds check.
+fn area_lookup<T: area::AreaPixel>(
+    samples: &Samples,
+    table: &[T],
+    native: (usize, usize),
+    content: (usize, usize),
+) -> Option<Vec<T>> {
+    match samples {
+        Samples::U8(v) => {
+            let t: &[T; 256] = table.try_into().ok()?;
+            area::resize(v, native, content, |s| t[usize::from(s)])
+        }
+        Samples::U16(v) => {
+            let t: &[T; 65536] = table.try_into().ok()?;
+            area::resize(v, native, content, |s| t[usize::from(s)])
+        }
+    }
 }
 
 /// `(width, height)` of the resized content.

@@ -78,8 +78,14 @@ fn stages(c: &mut Criterion) {
     g.finish();
 
     let processed = process(&bytes, cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap();
-    let row =
-        Row { image_id: "x".into(), split: "train".into(), source: "x.dcm".into(), polygons: polys.clone(), processed };
+    let row = Row {
+        image_id: "x".into(),
+        split: "train".into(),
+        source: "x.dcm".into(),
+        polygons: polys.clone(),
+        processed,
+        pages: None,
+    };
     let rows: Vec<Row> = (0..plan.output.row_group_rows).map(|_| row.clone()).collect();
     let schema = schema::schema(&plan);
     let packed = packed_rows(&rows);

@@ -111,7 +111,8 @@ fn synth_run_and_read_back_every_shard() {
         assert!(bound > 0 && max <= bound, "{name}: {}", q[name]);
     }
     assert!(q["processing"]["max"].as_u64().unwrap() >= 1, "some image was seen in the CPU stage");
-    for stage in ["read", "decode", "window", "resize", "rasterize", "encode_and_write"] {
+    // zstd Parquet with flat tensors: the CPU job compresses the tensors into pages.
+    for stage in ["read", "decode", "window", "resize", "rasterize", "compress", "encode_and_write"] {
         assert!(report["stage_seconds"][stage].as_f64().unwrap() > 0.0, "{stage}");
     }
 }
@@ -272,7 +273,8 @@ fn malformed_pipeline_file_names_the_key_and_exits_2() {
 }
 
 /// Every Parquet codec the pipeline file accepts writes shards that read back to the same rows
-/// (zstd and none build tensor pages directly; lz4 and snappy go through parquet's writer).
+/// (zstd and none build tensor pages directly, zstd's in the CPU job; lz4 and snappy go
+/// through parquet's writer).
 #[test]
 fn every_parquet_codec_reads_back_to_the_same_rows() {
     let tmp = tempfile::tempdir().unwrap();
@@ -294,6 +296,8 @@ fn every_parquet_codec_reads_back_to_the_same_rows() {
         assert_eq!(train["name"], "train");
         assert_eq!(check_parquet_split(&out, train, &ann, 64), ann["img"].as_object().unwrap().len(), "{codec}");
         sha_by_codec.push(sha256(&out.join(train["shards"][0]["path"].as_str().unwrap())));
+        let compress = read_json(&out.join("run_report.json"))["stage_seconds"]["compress"].as_f64().unwrap();
+        assert_eq!(compress > 0.0, codec == "zstd", "{codec}: CPU-job compression {compress} s");
     }
     sha_by_codec.dedup();
     assert_eq!(sha_by_codec.len(), 4, "each codec writes different bytes");

@@ -211,6 +211,7 @@ impl Progress {
                     window: s.stages.window,
                     resize: s.stages.resize,
                     rasterize: s.stages.rasterize,
+                    compress: s.stages.compress,
                     encode_and_write: s.encode_seconds,
                 },
                 queues: Default::default(),
@@ -244,6 +245,9 @@ pub struct StageSeconds {
     pub resize: f64,
     /// Masks.
     pub rasterize: f64,
+    /// zstd of the image and mask into Parquet pages, in the CPU job (Parquet with flat
+    /// tensors and zstd; otherwise the compression is part of `encode_and_write`).
+    pub compress: f64,
     /// Arrow/Parquet encode + upload.
     pub encode_and_write: f64,
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  entries ──buffered(read_concurrency)──▶ fetch bytes ──buffered(in_flight)──▶ CpuPool::process
-//!     ──mpsc(RESULT_CHANNEL)──▶ SplitSink (row groups → ShardWriter, rejects → manifest)
+//!     (+ tensor pages) ──mpsc(RESULT_CHANNEL)──▶ SplitSink (row groups → ShardWriter, rejects → manifest)
 //! ```
 //! The producer runs in its own task so that reading and decoding continue while the sink
 //! encodes a row group. Each bound is named: at most `read_concurrency` fetches,
@@ -18,7 +18,7 @@ use crate::config::{Plan, SplitPlan};
 use crate::error::{Error, InputError, Result, Stage};
 use crate::sink::manifest::RejectRecord;
 use crate::sink::shard::ShardWriter;
-use crate::sink::{schema, shard_count, shard_path, Row};
+use crate::sink::{self, schema, shard_count, shard_path, Row, TensorPages};
 use crate::source::annotations::{Entry, PolygonStore, StoredRow};
 use crate::source::{decoder_for, image_path};
 use crate::storage::Location;
@@ -202,15 +202,35 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     let (plan, store) = (ctx.plan.clone(), ctx.polygons.clone());
     let processing = ctx.queues.enter(Queue::Processing);
     let job = ctx.pool.spawn(move || {
-        let polygons = store.load(&cells)?;
-        Ok::<_, std::io::Error>(process(&bytes, decoder, &polygons, &plan).map(|p| (p, polygons)))
+        let polygons = store.load(&cells).map_err(JobError::Polygons)?;
+        let mut processed = match process(&bytes, decoder, &polygons, &plan) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        drop(bytes);
+        let pages = match sink::page_codec(&plan) {
+            Some(codec) => {
+                let start = Instant::now();
+                let pages = TensorPages::take(&mut processed, codec).map_err(JobError::Compress)?;
+                processed.times.compress = start.elapsed().as_secs_f64();
+                Some(pages)
+            }
+            None => None,
+        };
+        Ok(Ok((processed, polygons, pages)))
     });
     let done = job.await;
     drop(processing);
     let done = match done {
-        Ok(Err(e)) => {
+        Ok(Err(JobError::Polygons(e))) => {
             return Err(Error::Internal(format!(
                 "reading back the polygons of {} row {} from the temporary file: {e}",
+                split.annotations, entry.key
+            )))
+        }
+        Ok(Err(JobError::Compress(e))) => {
+            return Err(Error::Internal(format!(
+                "compressing the tensors of {} row {}: {e}",
                 split.annotations, entry.key
             )))
         }
@@ -218,9 +238,10 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
         Err(panic) => Err(panic),
     };
     let outcome = match done {
-        Ok(Ok((processed, polygons))) => {
+        Ok(Ok((processed, polygons, pages))) => {
             let times = processed.times;
-            let row = Row { image_id: entry.image_id.clone(), split: split.name.clone(), source, polygons, processed };
+            let (image_id, split) = (entry.image_id.clone(), split.name.clone());
+            let row = Row { image_id, split, source, polygons, processed, pages };
             Outcome::Row(Box::new(row), read_seconds, times)
         }
         Ok(Err(e)) => reject(e, &entry, &source),
@@ -231,6 +252,14 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
         ),
     };
     Ok((pos, outcome))
+}
+
+/// What stops a CPU job short of a row or a reject: failures of the run, not of the input.
+enum JobError {
+    /// The row's polygons could not be read back from the temporary file.
+    Polygons(std::io::Error),
+    /// The codec failed on the row's tensors.
+    Compress(std::io::Error),
 }
 
 /// The shard being written and what it has collected so far.

@@ -3,7 +3,8 @@
 //! without further copies; for flat Parquet tensors, each row's buffer is handed on as is
 //! (see [`super::parquet`]).
 
-use super::Row;
+use super::parquet::TensorValue;
+use super::{Row, TensorPages};
 use crate::config::{DType, OutputFormat, Plan};
 use crate::source::image::VoiFunction;
 use arrow::array::*;
@@ -17,30 +18,43 @@ use std::sync::Arc;
 pub enum Column {
     /// Any Arrow array, encoded by the Arrow column writers.
     Arrow(ArrayRef),
-    /// A `FixedSizeBinary` tensor column as one buffer per row (no concatenation).
-    Tensor(Vec<Bytes>),
+    /// A `FixedSizeBinary` tensor column as one value per row (no concatenation).
+    Tensor(Vec<TensorValue>),
 }
 
 /// Build one record batch from `rows` (in order) with the plan's schema.
 pub fn build(rows: &[Row], schema: &SchemaRef, plan: &Plan) -> Result<RecordBatch, ArrowError> {
+    if rows.iter().any(|r| r.pages.is_some()) {
+        return Err(ArrowError::InvalidArgumentError(
+            "rows whose tensors are already Parquet pages cannot make an Arrow batch".into(),
+        ));
+    }
     let image = tensor(rows, schema, "image", |r| &r.processed.image, plan.image.dtype, plan.output.format)?;
     let mask = tensor(rows, schema, "mask", |r| &r.processed.mask, DType::Uint8, plan.output.format)?;
     RecordBatch::try_new(schema.clone(), assemble(rows, image, mask, plan, |a| a))
 }
 
 /// The columns of one Parquet row group, in schema order. Flat tensor columns take each
-/// row's buffer without copying; the nested layout goes through [`build`].
+/// row's pages built ahead, or its buffer without copying; the nested layout goes through
+/// [`build`].
 pub fn columns(mut rows: Vec<Row>, schema: &SchemaRef, plan: &Plan) -> Result<Vec<Column>, ArrowError> {
     let flat = matches!(schema.field_with_name("image")?.data_type(), DataType::FixedSizeBinary(_));
     if plan.output.format != OutputFormat::Parquet || !flat {
         return Ok(build(&rows, schema, plan)?.columns().iter().cloned().map(Column::Arrow).collect());
     }
-    let mut take = |f: fn(&mut Row) -> &mut Vec<u8>| -> Vec<Bytes> {
-        rows.iter_mut().map(|r| Bytes::from(std::mem::take(f(r)))).collect()
-    };
-    let image = Column::Tensor(take(|r| &mut r.processed.image));
-    let mask = Column::Tensor(take(|r| &mut r.processed.mask));
-    Ok(assemble(&rows, image, mask, plan, Column::Arrow))
+    let (image, mask): (Vec<TensorValue>, Vec<TensorValue>) = rows.iter_mut().map(take_tensors).unzip();
+    Ok(assemble(&rows, Column::Tensor(image), Column::Tensor(mask), plan, Column::Arrow))
+}
+
+/// The row's image and mask for a flat Parquet column, leaving the row without them.
+fn take_tensors(row: &mut Row) -> (TensorValue, TensorValue) {
+    match row.pages.take() {
+        Some(TensorPages { image, mask }) => (TensorValue::Page(image), TensorValue::Page(mask)),
+        None => {
+            let raw = |v: &mut Vec<u8>| TensorValue::Raw(Bytes::from(std::mem::take(v)));
+            (raw(&mut row.processed.image), raw(&mut row.processed.mask))
+        }
+    }
 }
 
 /// Every column in schema order, with the two tensor columns given.

@@ -13,8 +13,12 @@ pub mod parquet;
 pub mod schema;
 pub mod shard;
 
+use crate::config::{OutputFormat, Plan, TensorLayout};
 use crate::source::annotations::Polygon;
 use crate::transform::Processed;
+use ::parquet::basic::Compression;
+use ::parquet::file::properties::WriterProperties;
+use ::parquet::schema::types::ColumnPath;
 
 /// One output row on its way to a shard.
 #[derive(Debug, Clone)]
@@ -29,6 +33,41 @@ pub struct Row {
     pub polygons: Vec<Option<Polygon>>,
     /// Tensors and facts.
     pub processed: Processed,
+    /// The image and mask already compressed into Parquet data pages (see [`page_codec`]);
+    /// `processed.image` and `processed.mask` are then empty.
+    pub pages: Option<TensorPages>,
+}
+
+/// A row's image and mask as Parquet data pages.
+#[derive(Debug, Clone)]
+pub struct TensorPages {
+    /// The `image` column's page.
+    pub image: parquet::TensorPage,
+    /// The `mask` column's page.
+    pub mask: parquet::TensorPage,
+}
+
+impl TensorPages {
+    /// Compress a processed row's tensors with `codec` and free the raw buffers.
+    ///
+    /// # Errors
+    /// The codec's error (see [`parquet::TensorPage::build`]).
+    pub fn take(processed: &mut Processed, codec: Compression) -> std::io::Result<Self> {
+        let image = parquet::TensorPage::build(&std::mem::take(&mut processed.image), codec)?;
+        let mask = parquet::TensorPage::build(&std::mem::take(&mut processed.mask), codec)?;
+        Ok(Self { image, mask })
+    }
+}
+
+/// The codec with which a run builds tensor pages in its CPU job: the tensor columns' codec
+/// when the shards are Parquet with flat tensors and that codec is zstd; `None` otherwise
+/// (rows reach the sink raw). Read from the same writer settings the shards use.
+pub fn page_codec(plan: &Plan) -> Option<Compression> {
+    let flat = plan.output.format == OutputFormat::Parquet && plan.output.tensor_layout != TensorLayout::Nested;
+    let props: WriterProperties = shard::parquet_properties(plan);
+    let codec = props.compression(&ColumnPath::from("image"));
+    (flat && matches!(codec, Compression::ZSTD(_)) && codec == props.compression(&ColumnPath::from("mask")))
+        .then_some(codec)
 }
 
 /// Number of shards for `inputs` inputs (at least one, so every split has a file).

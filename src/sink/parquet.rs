@@ -16,9 +16,15 @@
 //! group with an offset index, so a reader can fetch and decompress a single row's tensor.
 //! Other codecs take parquet's typed column writer, given `FixedLenByteArray`s that share each
 //! row's allocation.
+//!
+//! A run builds those zstd pages in its CPU job, as soon as a row is made ([`TensorPage`]):
+//! the compression is spread over the CPU workers with the rest of the per-image work, and the
+//! rows waiting for the sink and the row group it collects hold compressed pages (~0.2 MB a
+//! row) instead of raw tensors (~5.5 MB). The bytes are the same either way.
 
 use super::batch::Column;
 use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
 use parquet::basic::{Compression, Encoding, PageType};
@@ -33,6 +39,43 @@ use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, Serializ
 use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 use std::io::Write;
 use std::sync::Arc;
+
+/// One row's value of a tensor column: its bytes, or the data page already built from them.
+#[derive(Debug, Clone)]
+pub enum TensorValue {
+    /// The tensor's bytes; the writer compresses them.
+    Raw(Bytes),
+    /// A page built by [`TensorPage::build`]; the writer splices it in as it is.
+    Page(TensorPage),
+}
+
+/// One row's tensor as the body of a compressed Parquet data page (PLAIN-encoded
+/// `FixedSizeBinary`, no levels: the body is the codec's output on the tensor's bytes).
+#[derive(Debug, Clone)]
+pub struct TensorPage {
+    body: Bytes,
+    len: usize,
+    codec: Compression,
+}
+
+impl TensorPage {
+    /// Compress `bytes` with `codec` (zstd: other codecs are not built ahead).
+    ///
+    /// # Errors
+    /// The codec's error, or a message for a codec other than zstd.
+    pub fn build(bytes: &[u8], codec: Compression) -> std::io::Result<Self> {
+        let Compression::ZSTD(level) = codec else {
+            return Err(std::io::Error::other(format!("tensor pages are built ahead only with zstd, not {codec}")));
+        };
+        let body = zstd::bulk::compress(bytes, level.compression_level())?;
+        Ok(Self { body: Bytes::from(body), len: bytes.len(), codec })
+    }
+
+    /// Compressed size in bytes.
+    pub fn compressed_len(&self) -> usize {
+        self.body.len()
+    }
+}
 
 /// Writes one Parquet file, one row group per [`TensorParquetWriter::write`].
 pub struct TensorParquetWriter<W: Write + Send> {
@@ -114,43 +157,62 @@ fn write_leaf<W: Write + Send>(
     writer.close()?.append_to_row_group(rg)
 }
 
-fn write_tensor<W: Write + Send>(values: Vec<bytes::Bytes>, rg: &mut SerializedRowGroupWriter<'_, W>) -> Result<()> {
-    let values: Vec<FixedLenByteArray> = values.into_iter().map(|b| ByteArray::from(b).into()).collect();
+fn write_tensor<W: Write + Send>(values: Vec<TensorValue>, rg: &mut SerializedRowGroupWriter<'_, W>) -> Result<()> {
+    let values = values
+        .into_iter()
+        .map(|v| match v {
+            TensorValue::Raw(b) => Ok(ByteArray::from(b).into()),
+            TensorValue::Page(p) => Err(ParquetError::General(format!("a tensor page built with {}", p.codec))),
+        })
+        .collect::<Result<Vec<FixedLenByteArray>>>()?;
     let mut col = rg.next_column()?.ok_or_else(|| ParquetError::General("tensor column missing".into()))?;
     col.typed::<FixedLenByteArrayType>().write_batch(&values, None, None)?;
     col.close()
 }
 
-/// Threads that compress one row group's tensor pages side by side. The sink is one thread per
-/// split; compressing on its own it was the stage rows waited for (`waiting_for_sink` near its
-/// bound), so each row group's pages are split over this many threads.
-pub const COMPRESS_THREADS: usize = 2;
+/// Each value's page body and uncompressed length, in order: raw values compressed with
+/// `codec` (zstd) or kept as they are (uncompressed), pages built ahead taken as they are (they
+/// must have been built with `codec`). A run builds its zstd pages ahead, in the CPU job.
+fn page_bodies(values: Vec<TensorValue>, codec: Compression) -> Result<Vec<(Bytes, usize)>> {
+    let raw: Vec<&Bytes> = values
+        .iter()
+        .filter_map(|v| match v {
+            TensorValue::Raw(b) => Some(b),
+            TensorValue::Page(_) => None,
+        })
+        .collect();
+    let mut compressed = compress(&raw, codec)?.into_iter();
+    values
+        .into_iter()
+        .map(|v| match v {
+            TensorValue::Raw(b) => {
+                let body = compressed.next().ok_or_else(|| ParquetError::General("a page went missing".into()))?;
+                Ok((body, b.len()))
+            }
+            TensorValue::Page(p) if p.codec == codec => Ok((p.body, p.len)),
+            TensorValue::Page(p) => {
+                Err(ParquetError::General(format!("a tensor page built with {} for a {codec} column", p.codec)))
+            }
+        })
+        .collect()
+}
 
 /// Each value compressed with `codec` (zstd) or as it is (uncompressed), in order.
-fn compress(values: &[bytes::Bytes], codec: Compression) -> Result<Vec<bytes::Bytes>> {
+fn compress(values: &[&Bytes], codec: Compression) -> Result<Vec<Bytes>> {
     let Compression::ZSTD(level) = codec else {
-        return Ok(values.to_vec());
+        return Ok(values.iter().map(|&b| b.clone()).collect());
     };
-    let zstd = |v: &bytes::Bytes| zstd::bulk::compress(v, level.compression_level()).map(bytes::Bytes::from);
-    let per_thread = values.len().div_ceil(COMPRESS_THREADS).max(1);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = values
-            .chunks(per_thread)
-            .map(|part| s.spawn(move || part.iter().map(zstd).collect::<std::io::Result<Vec<_>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(values.len());
-        for part in parts {
-            let part = part.join().map_err(|_| ParquetError::General("a compression thread panicked".into()))?;
-            out.extend(part.map_err(|e| ParquetError::External(Box::new(e)))?);
-        }
-        Ok(out)
-    })
+    values
+        .iter()
+        .map(|v| zstd::bulk::compress(v, level.compression_level()).map(Bytes::from))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| ParquetError::External(Box::new(e)))
 }
 
 /// One data page per row, compressed straight from the row's buffer, spliced into the row group
 /// with an offset index (page `i` holds row `i`).
 fn write_tensor_pages<W: Write + Send>(
-    values: Vec<bytes::Bytes>,
+    values: Vec<TensorValue>,
     descr: ColumnDescPtr,
     codec: Compression,
     rg: &mut SerializedRowGroupWriter<'_, W>,
@@ -158,10 +220,10 @@ fn write_tensor_pages<W: Write + Send>(
     let mut chunk = TrackedWrite::new(Vec::new());
     let mut page_locations = Vec::with_capacity(values.len());
     let (mut compressed, mut uncompressed) = (0i64, 0i64);
-    let compressed_values = compress(&values, codec)?;
+    let rows = values.len() as i64;
     {
         let mut pages = SerializedPageWriter::new(&mut chunk);
-        for (row, (value, buf)) in values.iter().zip(compressed_values).enumerate() {
+        for (row, (buf, len)) in page_bodies(values, codec)?.into_iter().enumerate() {
             let page = Page::DataPage {
                 buf,
                 num_values: 1,
@@ -170,7 +232,7 @@ fn write_tensor_pages<W: Write + Send>(
                 rep_level_encoding: Encoding::RLE,
                 statistics: None,
             };
-            let spec = pages.write_page(CompressedPage::new(page, value.len()))?;
+            let spec = pages.write_page(CompressedPage::new(page, len))?;
             compressed += spec.compressed_size as i64;
             uncompressed += spec.uncompressed_size as i64;
             page_locations.push(PageLocation {
@@ -182,7 +244,6 @@ fn write_tensor_pages<W: Write + Send>(
         }
         pages.close()?;
     }
-    let rows = values.len() as i64;
     let metadata = ColumnChunkMetaData::builder(descr)
         .set_compression(codec)
         .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
@@ -197,7 +258,7 @@ fn write_tensor_pages<W: Write + Send>(
         .set_data_page_offset(0)
         .build()?;
     let bytes_written = chunk.bytes_written() as u64;
-    let chunk = bytes::Bytes::from(chunk.into_inner()?);
+    let chunk = Bytes::from(chunk.into_inner()?);
     let close = ColumnCloseResult {
         bytes_written,
         rows_written: rows as u64,
@@ -225,21 +286,54 @@ mod tests {
     }
 
     fn write(codec: Compression, ids: &[String], tensors: &[bytes::Bytes], width: i32) -> Vec<u8> {
+        let values: Vec<TensorValue> = tensors.iter().cloned().map(TensorValue::Raw).collect();
+        write_values(codec, ids, &values, width).unwrap()
+    }
+
+    fn write_values(codec: Compression, ids: &[String], tensors: &[TensorValue], width: i32) -> Result<Vec<u8>> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("image_id", DataType::Utf8, false),
             Field::new("mask", DataType::FixedSizeBinary(width), false),
         ]));
         let props = WriterProperties::builder().set_compression(codec).build();
         let mut out = Vec::new();
-        let mut w = TensorParquetWriter::try_new(&mut out, schema, props).unwrap();
+        let mut w = TensorParquetWriter::try_new(&mut out, schema, props)?;
         for chunk in 0..2 {
             let half = ids.len() / 2;
             let range = chunk * half..(chunk + 1) * half;
             let id_array: Arc<dyn Array> = Arc::new(StringArray::from(ids[range.clone()].to_vec()));
-            w.write(vec![Column::Arrow(id_array), Column::Tensor(tensors[range].to_vec())]).unwrap();
+            w.write(vec![Column::Arrow(id_array), Column::Tensor(tensors[range].to_vec())])?;
         }
-        w.close().unwrap();
-        out
+        w.close()?;
+        Ok(out)
+    }
+
+    /// Pages built ahead (all rows, or some) give the same file as raw tensors compressed by the
+    /// writer; a page built with another codec, or given to a column whose codec cannot take
+    /// pages, is an error, not a wrong file.
+    #[test]
+    fn pages_built_ahead_give_the_same_file() {
+        let (ids, tensors) = rows(6, 4096);
+        let zstd = Compression::ZSTD(ZstdLevel::try_new(1).unwrap());
+        let page = |b: &bytes::Bytes, c| TensorValue::Page(TensorPage::build(b, c).unwrap());
+        let expected = write(zstd, &ids, &tensors, 4096);
+        let all: Vec<_> = tensors.iter().map(|t| page(t, zstd)).collect();
+        assert_eq!(write_values(zstd, &ids, &all, 4096).unwrap(), expected);
+        let some: Vec<_> = tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| if i % 2 == 0 { page(t, zstd) } else { TensorValue::Raw(t.clone()) })
+            .collect();
+        assert_eq!(write_values(zstd, &ids, &some, 4096).unwrap(), expected);
+        assert!(all.iter().all(|v| matches!(v, TensorValue::Page(p) if p.compressed_len() < 4096)));
+
+        let level3 = Compression::ZSTD(ZstdLevel::try_new(3).unwrap());
+        let wrong: Vec<_> = tensors.iter().map(|t| page(t, level3)).collect();
+        let e = write_values(zstd, &ids, &wrong, 4096).unwrap_err().to_string();
+        assert!(e.contains("built with ZSTD(ZstdLevel(3)) for a ZSTD(ZstdLevel(1)) column"), "{e}");
+        assert!(write_values(Compression::LZ4_RAW, &ids, &all, 4096).is_err());
+        assert!(write_values(Compression::UNCOMPRESSED, &ids, &all, 4096).is_err());
+        assert!(TensorPage::build(&tensors[0], Compression::SNAPPY).is_err());
     }
 
     /// Every codec reads back to the rows written; zstd and uncompressed tensors are one page

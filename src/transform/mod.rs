@@ -57,6 +57,9 @@ pub struct StageTimes {
     pub resize: f64,
     /// Mask rasterisation.
     pub rasterize: f64,
+    /// Compressing the image and mask into Parquet pages (in the CPU job of a run; 0 when
+    /// the sink compresses).
+    pub compress: f64,
 }
 
 impl std::ops::AddAssign for StageTimes {
@@ -65,6 +68,7 @@ impl std::ops::AddAssign for StageTimes {
         self.window += o.window;
         self.resize += o.resize;
         self.rasterize += o.rasterize;
+        self.compress += o.compress;
     }
 }
 

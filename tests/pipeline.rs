@@ -141,6 +141,25 @@ fn output_is_identical_whatever_the_concurrency() {
     assert_eq!(sha256(&a.join("README.md")), sha256(&b.join("README.md")), "dataset cards differ");
 }
 
+/// Local inputs of 1 MiB or more are mapped into memory (`run.mmap`, the default) rather than
+/// read into a buffer; either way the dataset is the same.
+#[test]
+fn mapped_and_read_inputs_give_the_same_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let args = ["synth", "--n", "3", "--seed", "3", "--format", "dicom", "--min-side", "760", "--max-side", "800"];
+    run_expect(common::bin().args(args).arg("--out").arg(&data), 0);
+    let sizes: Vec<u64> =
+        std::fs::read_dir(data.join("data/train/img")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).collect();
+    assert!(sizes.iter().any(|&s| s >= 1 << 20), "some input is large enough to be mapped: {sizes:?}");
+    let sets = ["image.size=[64,64]"];
+    let (a, b) = (tmp.path().join("mapped"), tmp.path().join("read"));
+    run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &a, &sets);
+    run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &b, &[sets[0], "run.mmap=false"]);
+    assert_same_dataset(&a, &b);
+    assert_eq!(read_json(&a.join("manifest.json"))["splits"][0]["rejected"], 0);
+}
+
 /// Parsed polygons wait in a temporary file; where none can be created they stay in memory,
 /// and the dataset is the same.
 #[test]

@@ -46,8 +46,7 @@ pub fn parse(text: &str, origin: &str, overrides: &Overrides) -> Result<Plan> {
     } else {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| fail(vec![e.to_string()]))?;
         apply_overrides(&mut table, overrides).map_err(fail)?;
-        RawPipeline::deserialize_table(table)
-            .map_err(|e| fail(vec![with_suggestion(&format!("after command-line overrides: {}", e.message()))]))?
+        RawPipeline::deserialize_table(table).map_err(|e| fail(vec![with_suggestion(&e)]))?
     };
     validate(&raw).map_err(fail)
 }
@@ -78,11 +77,35 @@ fn with_suggestion(msg: &str) -> String {
 }
 
 impl RawPipeline {
-    fn deserialize_table(table: toml::Table) -> std::result::Result<Self, toml::de::Error> {
-        // Re-serialising keeps toml's own error messages (key paths, expected types).
+    /// The pipeline of an overridden table, or toml's message naming the key at fault.
+    fn deserialize_table(table: toml::Table) -> std::result::Result<Self, String> {
+        // Re-serialising keeps toml's own error messages (expected types, unknown fields); the
+        // span points into the re-serialised text, not the user's file, so it becomes a key.
         let text = toml::to_string(&table).expect("a parsed table serialises");
-        toml::from_str(&text)
+        toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let key = e.span().and_then(|span| key_at(&text, span.start));
+            let at = key.map(|k| format!("`{k}`: ")).unwrap_or_default();
+            format!("after command-line overrides: {at}{}", e.message())
+        })
     }
+}
+
+/// The dotted key whose line holds byte `at` of serialised TOML (`[run]` then `mmap = ...`
+/// gives `run.mmap`).
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"'))?;
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').to_string());
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 fn apply_overrides(table: &mut toml::Table, o: &Overrides) -> std::result::Result<(), Vec<String>> {
@@ -438,7 +461,7 @@ fn validate_run(r: &RawRun, input_root: &str, p: &mut Problems) -> RunPlan {
         n => n,
     };
     let max_rejects = r.max_rejects.as_ref().and_then(|v| max_rejects(v, p));
-    RunPlan { workers, in_flight, read_concurrency, max_rejects }
+    RunPlan { workers, in_flight, read_concurrency, mmap: r.mmap.unwrap_or(true), max_rejects }
 }
 
 fn max_rejects(v: &toml::Value, p: &mut Problems) -> Option<MaxRejects> {

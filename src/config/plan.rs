@@ -329,6 +329,8 @@ pub struct RunPlan {
     pub in_flight: usize,
     /// Concurrent storage reads.
     pub read_concurrency: usize,
+    /// Map large local input files instead of reading them into memory.
+    pub mmap: bool,
     /// Fail the run when more inputs than this are rejected (`None`: never).
     pub max_rejects: Option<MaxRejects>,
 }

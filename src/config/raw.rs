@@ -188,6 +188,9 @@ pub struct RawRun {
     pub in_flight: Option<i64>,
     /// Concurrent reads from storage. 0 (the default) = 4 from a local disk, 8 from S3.
     pub read_concurrency: Option<i64>,
+    /// Map local input files of 1 MiB or more into memory instead of copying them (default
+    /// true). Off for inputs that may be truncated while a run reads them.
+    pub mmap: Option<bool>,
     /// Fail the run when more inputs are rejected: a count (`10`), a fraction (`0.05`) or a
     /// percentage (`"5%"`). Default: no limit.
     pub max_rejects: Option<toml::Value>,

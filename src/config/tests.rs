@@ -70,6 +70,11 @@ fn overrides_replace_roots_and_settings() {
     assert_eq!(plan.run.workers, 3);
     assert_eq!(plan.run.in_flight, 6);
     assert_eq!(plan.run.read_concurrency, super::AUTO_READS_LOCAL, "0 = auto, local input");
+    assert!(plan.run.mmap, "large local files are mapped by default");
+    let with = |set: &str| Overrides { set: vec![set.into()], ..o.clone() };
+    assert!(!parse("", "t", &with("run.mmap=false")).unwrap().run.mmap);
+    let e = parse("", "t", &with("run.mmap=\"no\"")).unwrap_err().to_string();
+    assert!(e.contains("`run.mmap`: invalid type: string \"no\", expected a boolean"), "{e}");
 }
 
 #[test]

@@ -76,7 +76,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     let plan = Arc::new(plan);
     let canonical = plan.canonical_json();
     let config_sha256 = hex::encode(Sha256::digest(canonical.as_bytes()));
-    let input = Location::open(&plan.input.root, &plan.input.s3, false)?;
+    let input = Location::open(&plan.input.root, &plan.input.s3, false)?.mapping_files(plan.run.mmap);
     let output = Location::open(&plan.output.root, &plan.output.s3, true)?;
     input.check().await?;
     output.check().await?;

@@ -15,6 +15,7 @@ mod body;
 mod root;
 mod s3;
 
+pub use body::MAP_MIN_BYTES;
 pub use root::Root;
 pub use s3::{INITIAL_BACKOFF, MAX_BACKOFF};
 
@@ -33,6 +34,7 @@ pub struct Location {
     prefix: ObjPath,
     display: String,
     s3: Option<Arc<s3::S3Context>>,
+    map_files: bool,
 }
 
 impl Location {
@@ -49,7 +51,7 @@ impl Location {
                 let display = format!("s3://{bucket}/{prefix}").trim_end_matches('/').to_string();
                 let (store, ctx) = s3::build(&bucket, s3).map_err(|m| Error::Output(format!("{display}: {m}")))?;
                 let prefix = ObjPath::parse(&prefix).map_err(|e| Error::Output(format!("{display}: {e}")))?;
-                Ok(Self { store: Arc::new(store), prefix, display, s3: Some(Arc::new(ctx)) })
+                Ok(Self { store: Arc::new(store), prefix, display, s3: Some(Arc::new(ctx)), map_files: false })
             }
         }
     }
@@ -68,7 +70,15 @@ impl Location {
             source,
             hint: "".into(),
         })?;
-        Ok(Self { store: Arc::new(store), prefix: ObjPath::default(), display: abs.display().to_string(), s3: None })
+        let display = abs.display().to_string();
+        Ok(Self { store: Arc::new(store), prefix: ObjPath::default(), display, s3: None, map_files: false })
+    }
+
+    /// With `on`, [`Location::get`] maps local files of [`MAP_MIN_BYTES`] or more into
+    /// memory instead of copying them into a buffer (no effect on S3). See `run.mmap`.
+    pub fn mapping_files(mut self, on: bool) -> Self {
+        self.map_files = on;
+        self
     }
 
     /// Fail early, with a message saying what to check, when the location cannot be used:
@@ -163,7 +173,7 @@ impl Location {
     pub async fn get(&self, rel: &str) -> Result<Bytes> {
         let path = self.path(rel).map_err(Error::Output)?;
         let storage = |source| self.error(&self.describe(rel), source);
-        body::read(self.store.get(&path).await.map_err(storage)?).await.map_err(storage)
+        body::read(self.store.get(&path).await.map_err(storage)?, self.map_files).await.map_err(storage)
     }
 
     /// Does the object exist?

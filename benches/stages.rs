@@ -1,7 +1,8 @@
 //! Per-stage micro-benchmarks on CXR-sized inputs (2500 x 2500, 12 bits stored):
 //! decode, window (display table + native-size plane), resize (of that plane), the one pass
 //! `run` makes instead of those two (`window_and_resize`: table, then lookup and `INTER_AREA`
-//! together), rasterize, the whole of `process`, and Parquet encode of one row group (as `run`
+//! together), `lookup_only` (a table lookup per sample and nothing else: the floor of any
+//! pipeline that windows before it resizes), rasterize, the whole of `process`, and Parquet encode of one row group (as `run`
 //! writes it, through `ArrowWriter` for comparison, and with bit-packed masks, the encoding
 //! not taken).
 //!
@@ -17,6 +18,7 @@ use cxrshard::sink::parquet::TensorParquetWriter;
 use cxrshard::sink::{batch, schema, shard::parquet_properties, Row};
 use cxrshard::source::annotations::Polygon;
 use cxrshard::source::decode::{decode_dicom, decode_dicom_bytes, DecodeOptions};
+use cxrshard::source::image::Samples;
 use cxrshard::synth::{self, SynthOptions};
 use cxrshard::transform::{masks, process, resize, window};
 use std::hint::black_box;
@@ -70,6 +72,15 @@ fn stages(c: &mut Criterion) {
             let (table, _) = window::table(black_box(&src), &plan.image).unwrap();
             resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image).unwrap()
         })
+    });
+    // The least per-sample work of any pipeline that windows before resizing, as the reference
+    // does: one table lookup per sample, summed, no output. A lower bound, not a stage.
+    g.bench_function("lookup_only", |b| {
+        let (table, _) = window::table(&src, &plan.image).unwrap();
+        let window::Table::U8(t) = &table else { panic!("a uint8 table") };
+        let t: &[u8; 65536] = t.as_slice().try_into().expect("a table of every 16-bit pattern");
+        let Samples::U16(words) = &src.samples else { panic!("16-bit samples") };
+        b.iter(|| black_box(&words[..]).iter().map(|&s| u64::from(t[usize::from(s)])).sum::<u64>())
     });
     g.bench_function("rasterize", |b| b.iter(|| masks(black_box(&polys), &geometry, 512, 512)));
     g.bench_function("process", |b| {

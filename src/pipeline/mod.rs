@@ -104,6 +104,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
         queues: Arc::new(queues::Queues::default()),
         config_sha256,
         polygons: Arc::new(polygons),
+        page_codec: crate::sink::page_codec(&plan),
     };
     let ticker = spawn_ticker(progress.clone());
     let result = run_splits(&ctx, &mut annotations, opts).await;

@@ -18,7 +18,7 @@ use crate::config::{Plan, SplitPlan};
 use crate::error::{Error, InputError, Result, Stage};
 use crate::sink::manifest::RejectRecord;
 use crate::sink::shard::ShardWriter;
-use crate::sink::{self, schema, shard_count, shard_path, Row, TensorPages};
+use crate::sink::{schema, shard_count, shard_path, Row, TensorPages};
 use crate::source::annotations::{Entry, PolygonStore, StoredRow};
 use crate::source::{decoder_for, image_path};
 use crate::storage::Location;
@@ -53,6 +53,8 @@ pub struct Ctx {
     pub config_sha256: String,
     /// The polygons of every split's rows, read back when a row is processed.
     pub polygons: Arc<PolygonStore>,
+    /// The codec of the tensor pages the CPU job builds (`sink::page_codec`), if it builds them.
+    pub page_codec: Option<parquet::basic::Compression>,
 }
 
 /// What one input position produced.
@@ -199,7 +201,7 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     };
     let cells = entry.polygons.clone().unwrap_or_default();
     let decoder = decoder_for(&source, ctx.plan.input.format);
-    let (plan, store) = (ctx.plan.clone(), ctx.polygons.clone());
+    let (plan, store, page_codec) = (ctx.plan.clone(), ctx.polygons.clone(), ctx.page_codec);
     let processing = ctx.queues.enter(Queue::Processing);
     let job = ctx.pool.spawn(move || {
         let polygons = store.load(&cells).map_err(JobError::Polygons)?;
@@ -208,7 +210,7 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
             Err(e) => return Ok(Err(e)),
         };
         drop(bytes);
-        let pages = match sink::page_codec(&plan) {
+        let pages = match page_codec {
             Some(codec) => {
                 let start = Instant::now();
                 let pages = TensorPages::take(&mut processed, codec).map_err(JobError::Compress)?;

@@ -78,7 +78,8 @@ fn map_file(file: &std::fs::File, path: &std::path::Path, range: Range<u64>) -> 
     // process changing the file meanwhile changes what is read, as a concurrent write would
     // with `read`; truncating it makes reads past the new end raise SIGBUS (see the module docs).
     let map = unsafe { memmap2::MmapOptions::new().offset(range.start).len(len).map(file) }.map_err(fail)?;
-    // Only a hint: a failure changes nothing but timing.
+    // Only a hint (and only on Unix): a failure changes nothing but timing.
+    #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::WillNeed);
     Ok(Bytes::from_owner(map))
 }

@@ -84,11 +84,11 @@ fn stages(c: &mut Criterion) {
     });
     g.bench_function("rasterize", |b| b.iter(|| masks(black_box(&polys), &geometry, 512, 512)));
     g.bench_function("process", |b| {
-        b.iter(|| process(black_box(&bytes), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap())
+        b.iter(|| process(black_box(bytes.clone()), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap())
     });
     g.finish();
 
-    let processed = process(&bytes, cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap();
+    let processed = process(bytes.clone(), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap();
     let row = Row {
         image_id: "x".into(),
         split: "train".into(),

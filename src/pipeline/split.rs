@@ -205,11 +205,10 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     let processing = ctx.queues.enter(Queue::Processing);
     let job = ctx.pool.spawn(move || {
         let polygons = store.load(&cells).map_err(JobError::Polygons)?;
-        let mut processed = match process(&bytes, decoder, &polygons, &plan) {
+        let mut processed = match process(bytes, decoder, &polygons, &plan) {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
-        drop(bytes);
         let pages = match page_codec {
             Some(codec) => {
                 let start = Instant::now();

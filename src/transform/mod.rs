@@ -72,9 +72,10 @@ impl std::ops::AddAssign for StageTimes {
     }
 }
 
-/// Decode, window, resize and rasterise one input.
+/// Decode, window, resize and rasterise one input. The input is dropped (a mapped file
+/// unmapped) as soon as it is resized, before the masks are made.
 pub fn process(
-    bytes: &bytes::Bytes,
+    bytes: bytes::Bytes,
     decoder: Decoder,
     polygons: &[Option<Polygon>],
     plan: &Plan,
@@ -87,24 +88,27 @@ pub fn process(
         dt
     };
     let mut times = StageTimes::default();
-    let src = decode(bytes, decoder, &plan.image)?;
+    let src = decode(&bytes, decoder, &plan.image)?;
     times.decode = lap();
     let (table, window) = window::table(&src, &plan.image)?;
     times.window = lap();
     let (image, geometry) = resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image)?;
     times.resize = lap();
+    // The input is no longer needed: freed (or unmapped) before the masks are made.
+    let SourceImage { height, width, photometric, transfer_syntax, .. } = src;
+    drop(bytes);
     let (mask, bboxes, clipped_points) = masks(polygons, &geometry, plan.image.width, plan.image.height);
     times.rasterize = lap();
     Ok(Processed {
         image,
         mask,
         bboxes,
-        orig_height: src.height,
-        orig_width: src.width,
+        orig_height: height,
+        orig_width: width,
         geometry,
         window,
-        photometric: src.photometric,
-        transfer_syntax: src.transfer_syntax,
+        photometric,
+        transfer_syntax,
         clipped_points,
         times,
     })

@@ -38,8 +38,7 @@ pub fn build(rows: &[Row], schema: &SchemaRef, plan: &Plan) -> Result<RecordBatc
 /// row's pages built ahead, or its buffer without copying; the nested layout goes through
 /// [`build`].
 pub fn columns(mut rows: Vec<Row>, schema: &SchemaRef, plan: &Plan) -> Result<Vec<Column>, ArrowError> {
-    let flat = matches!(schema.field_with_name("image")?.data_type(), DataType::FixedSizeBinary(_));
-    if plan.output.format != OutputFormat::Parquet || !flat {
+    if !super::schema::flat_parquet(plan) {
         return Ok(build(&rows, schema, plan)?.columns().iter().cloned().map(Column::Arrow).collect());
     }
     let (image, mask): (Vec<TensorValue>, Vec<TensorValue>) = rows.iter_mut().map(take_tensors).unzip();

@@ -13,7 +13,7 @@ pub mod parquet;
 pub mod schema;
 pub mod shard;
 
-use crate::config::{OutputFormat, Plan, TensorLayout};
+use crate::config::Plan;
 use crate::source::annotations::Polygon;
 use crate::transform::Processed;
 use ::parquet::basic::Compression;
@@ -63,11 +63,12 @@ impl TensorPages {
 /// when the shards are Parquet with flat tensors and that codec is zstd; `None` otherwise
 /// (rows reach the sink raw). Read from the same writer settings the shards use.
 pub fn page_codec(plan: &Plan) -> Option<Compression> {
-    let flat = plan.output.format == OutputFormat::Parquet && plan.output.tensor_layout != TensorLayout::Nested;
     let props: WriterProperties = shard::parquet_properties(plan);
     let codec = props.compression(&ColumnPath::from("image"));
-    (flat && matches!(codec, Compression::ZSTD(_)) && codec == props.compression(&ColumnPath::from("mask")))
-        .then_some(codec)
+    (schema::flat_parquet(plan)
+        && matches!(codec, Compression::ZSTD(_))
+        && codec == props.compression(&ColumnPath::from("mask")))
+    .then_some(codec)
 }
 
 /// Number of shards for `inputs` inputs (at least one, so every split has a file).

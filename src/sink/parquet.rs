@@ -174,21 +174,10 @@ fn write_tensor<W: Write + Send>(values: Vec<TensorValue>, rg: &mut SerializedRo
 /// `codec` (zstd) or kept as they are (uncompressed), pages built ahead taken as they are (they
 /// must have been built with `codec`). A run builds its zstd pages ahead, in the CPU job.
 fn page_bodies(values: Vec<TensorValue>, codec: Compression) -> Result<Vec<(Bytes, usize)>> {
-    let raw: Vec<&Bytes> = values
-        .iter()
-        .filter_map(|v| match v {
-            TensorValue::Raw(b) => Some(b),
-            TensorValue::Page(_) => None,
-        })
-        .collect();
-    let mut compressed = compress(&raw, codec)?.into_iter();
     values
         .into_iter()
         .map(|v| match v {
-            TensorValue::Raw(b) => {
-                let body = compressed.next().ok_or_else(|| ParquetError::General("a page went missing".into()))?;
-                Ok((body, b.len()))
-            }
+            TensorValue::Raw(b) => Ok((page_body(&b, codec)?, b.len())),
             TensorValue::Page(p) if p.codec == codec => Ok((p.body, p.len)),
             TensorValue::Page(p) => {
                 Err(ParquetError::General(format!("a tensor page built with {} for a {codec} column", p.codec)))
@@ -197,16 +186,12 @@ fn page_bodies(values: Vec<TensorValue>, codec: Compression) -> Result<Vec<(Byte
         .collect()
 }
 
-/// Each value compressed with `codec` (zstd) or as it is (uncompressed), in order.
-fn compress(values: &[&Bytes], codec: Compression) -> Result<Vec<Bytes>> {
+/// A raw value as a page body: compressed with `codec` (zstd) or as it is (uncompressed).
+fn page_body(value: &Bytes, codec: Compression) -> Result<Bytes> {
     let Compression::ZSTD(level) = codec else {
-        return Ok(values.iter().map(|&b| b.clone()).collect());
+        return Ok(value.clone());
     };
-    values
-        .iter()
-        .map(|v| zstd_exact(v, level.compression_level()).map(Bytes::from))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| ParquetError::External(Box::new(e)))
+    zstd_exact(value, level.compression_level()).map(Bytes::from).map_err(|e| ParquetError::External(Box::new(e)))
 }
 
 thread_local! {

@@ -32,6 +32,12 @@ pub fn nested_type(shape: &[usize], dtype: DType) -> DataType {
     })
 }
 
+/// Whether the shards store tensors as Parquet `FixedSizeBinary` (one buffer per row), the
+/// layout the direct page writer and the CPU job's pages serve.
+pub fn flat_parquet(plan: &Plan) -> bool {
+    plan.output.format == OutputFormat::Parquet && plan.output.tensor_layout != TensorLayout::Nested
+}
+
 fn tensor_field(name: &str, shape: &[usize], dtype: DType, plan: &Plan, extra: &[(&str, String)]) -> Field {
     let n: usize = shape.iter().product();
     let shape_json = serde_json::to_string(shape).expect("shape serialises");
@@ -42,8 +48,8 @@ fn tensor_field(name: &str, shape: &[usize], dtype: DType, plan: &Plan, extra: &
     ]);
     md.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let data_type = match plan.output.format {
-        OutputFormat::Parquet if plan.output.tensor_layout == TensorLayout::Nested => nested_type(shape, dtype),
-        OutputFormat::Parquet => DataType::FixedSizeBinary((n * dtype.size()) as i32),
+        OutputFormat::Parquet if flat_parquet(plan) => DataType::FixedSizeBinary((n * dtype.size()) as i32),
+        OutputFormat::Parquet => nested_type(shape, dtype),
         OutputFormat::Arrow => {
             md.insert("ARROW:extension:name".into(), "arrow.fixed_shape_tensor".into());
             md.insert("ARROW:extension:metadata".into(), format!("{{\"shape\":{shape_json}}}"));

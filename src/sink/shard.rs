@@ -30,6 +30,15 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Part size on local disk, where a part is a write to the staging file and has no minimum:
 /// small parts keep the memory a shard holds small and the same for every shard.
 pub const LOCAL_PART_SIZE: usize = 1024 * 1024;
+/// The upload part size for `out`: [`PART_SIZE`] on S3, [`LOCAL_PART_SIZE`] on local disk.
+fn part_size(out: &Location) -> usize {
+    if out.is_remote() {
+        PART_SIZE
+    } else {
+        LOCAL_PART_SIZE
+    }
+}
+
 /// Upload parts of one shard in flight at once. With the part being filled, a shard upload
 /// holds at most `(UPLOAD_CONCURRENCY + 1) × PART_SIZE` bytes.
 pub const UPLOAD_CONCURRENCY: usize = 2;
@@ -149,7 +158,6 @@ pub struct ShardWriter {
     encoder: Option<Encoder>,
     buffer: SharedBuffer,
     upload: BufWriter,
-    part_size: usize,
     out: Location,
     hasher: Sha256,
     bytes: u64,
@@ -164,7 +172,6 @@ impl ShardWriter {
         let display = out.describe(rel);
         let path = out.path(rel).map_err(Error::Output)?;
         let buffer = SharedBuffer::default();
-        let part_size = if out.is_remote() { PART_SIZE } else { LOCAL_PART_SIZE };
         let encoder = Encoder::new(buffer.clone(), schema.clone(), &plan)
             .map_err(|message| Error::Encode { location: display.clone(), message })?;
         Ok(Self {
@@ -172,8 +179,8 @@ impl ShardWriter {
             plan,
             encoder: Some(encoder),
             buffer,
-            upload: BufWriter::with_capacity(out.store(), path, part_size).with_max_concurrency(UPLOAD_CONCURRENCY),
-            part_size,
+            upload: BufWriter::with_capacity(out.store(), path, part_size(out))
+                .with_max_concurrency(UPLOAD_CONCURRENCY),
             out: out.clone(),
             hasher: Sha256::new(),
             bytes: 0,
@@ -210,7 +217,7 @@ impl ShardWriter {
         self.bytes += chunk.len() as u64;
         // BufWriter waits for a free upload slot before each write, then cuts the whole write
         // into parts: writing at most one part at a time keeps UPLOAD_CONCURRENCY a real bound.
-        for piece in chunk.chunks(self.part_size) {
+        for piece in chunk.chunks(part_size(&self.out)) {
             let r = self.upload.write_all(piece).await;
             r.map_err(|e| self.out.write_error(&self.rel, e))?;
         }

@@ -21,10 +21,9 @@ use crate::sink::shard::ShardWriter;
 use crate::sink::{schema, shard_count, shard_path, Row, TensorPages};
 use crate::source::annotations::{Entry, PolygonStore, StoredRow};
 use crate::source::{decoder_for, image_path};
-use crate::storage::Location;
+use crate::storage::{Input, Location};
 use crate::transform::{process, StageTimes};
 use arrow::datatypes::SchemaRef;
-use bytes::Bytes;
 use futures::{stream, StreamExt};
 use object_store::path::Path as ObjPath;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -141,7 +140,7 @@ struct Fetched {
     pos: usize,
     entry: Entry<StoredRow>,
     source: String,
-    bytes: std::result::Result<Bytes, InputError>,
+    bytes: std::result::Result<Input, InputError>,
     read_seconds: f64,
 }
 
@@ -166,7 +165,7 @@ async fn fetch(
             let bytes = match ctx.input.path(&path) {
                 Err(m) => Err(InputError::new(Stage::Read, m)),
                 Ok(obj) if !listed.contains(&obj) => Err(not_found(&path)),
-                Ok(_) => match ctx.input.get(&path).await {
+                Ok(_) => match ctx.input.get_input(&path).await {
                     Ok(b) => Ok(b),
                     Err(Error::Storage { location, source: source @ object_store::Error::NotFound { .. }, .. }) => {
                         let hint = "the object was listed at the start of the run but is gone now: the dataset \

@@ -48,13 +48,16 @@ pub struct TensorPages {
 }
 
 impl TensorPages {
-    /// Compress a processed row's tensors with `codec` and free the raw buffers.
+    /// Compress a processed row's tensors with `codec`, free the image's raw buffer and give
+    /// the mask's back for this thread's next image ([`crate::transform::recycle_mask`]).
     ///
     /// # Errors
     /// The codec's error (see [`parquet::TensorPage::build`]).
     pub fn take(processed: &mut Processed, codec: Compression) -> std::io::Result<Self> {
         let image = parquet::TensorPage::build(&std::mem::take(&mut processed.image), codec)?;
-        let mask = parquet::TensorPage::build(&std::mem::take(&mut processed.mask), codec)?;
+        let raw_mask = std::mem::take(&mut processed.mask);
+        let mask = parquet::TensorPage::build(&raw_mask, codec)?;
+        crate::transform::recycle_mask(raw_mask);
         Ok(Self { image, mask })
     }
 }

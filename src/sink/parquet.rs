@@ -219,6 +219,10 @@ fn zstd_exact(bytes: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     })
 }
 
+/// Room for one data page header (Thrift: type, sizes, value count, encodings; no statistics):
+/// 20–30 bytes in practice.
+const PAGE_HEADER_ALLOWANCE: usize = 64;
+
 /// One data page per row, compressed straight from the row's buffer, spliced into the row group
 /// with an offset index (page `i` holds row `i`).
 fn write_tensor_pages<W: Write + Send>(
@@ -227,13 +231,16 @@ fn write_tensor_pages<W: Write + Send>(
     codec: Compression,
     rg: &mut SerializedRowGroupWriter<'_, W>,
 ) -> Result<()> {
-    let mut chunk = TrackedWrite::new(Vec::new());
     let mut page_locations = Vec::with_capacity(values.len());
     let (mut compressed, mut uncompressed) = (0i64, 0i64);
     let rows = values.len() as i64;
+    let bodies = page_bodies(values, codec)?;
+    // The chunk's size known up front (bodies + headers), it is allocated once, not doubled.
+    let size = bodies.iter().map(|(b, _)| b.len() + PAGE_HEADER_ALLOWANCE).sum();
+    let mut chunk = TrackedWrite::new(Vec::with_capacity(size));
     {
         let mut pages = SerializedPageWriter::new(&mut chunk);
-        for (row, (buf, len)) in page_bodies(values, codec)?.into_iter().enumerate() {
+        for (row, (buf, len)) in bodies.into_iter().enumerate() {
             let page = Page::DataPage {
                 buf,
                 num_values: 1,

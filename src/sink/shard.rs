@@ -74,6 +74,17 @@ impl SharedBuffer {
     fn take(&self) -> Vec<u8> {
         std::mem::take(&mut *self.0.lock().expect("buffer lock"))
     }
+
+    /// Give a drained buffer back, emptied: its memory holds the next row group, instead of a
+    /// new buffer growing by doubling (1 → 2 MB and more per row group, in sizes that
+    /// fragment the heap).
+    fn restore(&self, mut drained: Vec<u8>) {
+        drained.clear();
+        let mut buf = self.0.lock().expect("buffer lock");
+        if buf.is_empty() && buf.capacity() < drained.capacity() {
+            *buf = drained;
+        }
+    }
 }
 
 enum Encoder {
@@ -221,6 +232,7 @@ impl ShardWriter {
             let r = self.upload.write_all(piece).await;
             r.map_err(|e| self.out.write_error(&self.rel, e))?;
         }
+        self.buffer.restore(chunk);
         Ok(())
     }
 

@@ -89,6 +89,14 @@ impl Samples {
     pub fn lut_len(&self) -> usize {
         1 << self.sample_bits()
     }
+    /// The samples' memory (in this machine's byte order): a part of the input's bytes when
+    /// they are read in place.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Samples::U8(v) => v,
+            Samples::U16(v) => bytemuck::cast_slice(v),
+        }
+    }
 }
 
 /// Stored bit pattern → stored value: keep `bits_stored` low bits, sign-extend if signed.

@@ -15,7 +15,7 @@ mod body;
 mod root;
 mod s3;
 
-pub use body::MAP_MIN_BYTES;
+pub use body::{Input, MAP_MIN_BYTES};
 pub use root::Root;
 pub use s3::{INITIAL_BACKOFF, MAX_BACKOFF};
 
@@ -171,6 +171,12 @@ impl Location {
 
     /// Read a whole object.
     pub async fn get(&self, rel: &str) -> Result<Bytes> {
+        self.get_input(rel).await.map(Input::into_bytes)
+    }
+
+    /// Read a whole object, keeping hold of its mapping if it is a mapped file (see
+    /// [`Input::release`]).
+    pub async fn get_input(&self, rel: &str) -> Result<Input> {
         let path = self.path(rel).map_err(Error::Output)?;
         let storage = |source| self.error(&self.describe(rel), source);
         body::read(self.store.get(&path).await.map_err(storage)?, self.map_files).await.map_err(storage)

@@ -81,9 +81,21 @@ pub fn applies(src: (usize, usize), dst: (usize, usize)) -> bool {
 /// `INTER_AREA` does. `None` unless [`applies`] holds and `samples` holds `sw × sh` samples.
 pub fn resize<S: Copy, T: AreaPixel>(
     samples: &[S],
+    src: (usize, usize),
+    dst: (usize, usize),
+    value: impl Fn(S) -> T,
+) -> Option<Vec<T>> {
+    resize_passing(samples, src, dst, value, |_| {})
+}
+
+/// [`resize`], calling `passed(n)` as it goes: the first `n` samples will not be read again
+/// (`n` grows from call to call), so their memory can be given back while the rest is read.
+pub fn resize_passing<S: Copy, T: AreaPixel>(
+    samples: &[S],
     (sw, sh): (usize, usize),
     (dw, dh): (usize, usize),
     value: impl Fn(S) -> T,
+    passed: impl FnMut(usize),
 ) -> Option<Vec<T>> {
     if !applies((sw, sh), (dw, dh)) || sw.checked_mul(sh) != Some(samples.len()) {
         return None;
@@ -94,9 +106,9 @@ pub fn resize<S: Copy, T: AreaPixel>(
     let (ix, iy) = (scale_x.round_ties_even(), scale_y.round_ties_even());
     let fast = (scale_x - ix).abs() < f64::EPSILON && (scale_y - iy).abs() < f64::EPSILON;
     Some(if fast {
-        integer_scale(samples, sw, (dw, dh), (ix as usize, iy as usize), value)
+        integer_scale(samples, sw, (dw, dh), (ix as usize, iy as usize), value, passed)
     } else {
-        general(samples, (sw, sh), (dw, dh), (scale_x, scale_y), value)
+        general(samples, (sw, sh), (dw, dh), (scale_x, scale_y), value, passed)
     })
 }
 
@@ -107,6 +119,7 @@ fn integer_scale<S: Copy, T: AreaPixel>(
     (dw, dh): (usize, usize),
     (kx, ky): (usize, usize),
     value: impl Fn(S) -> T,
+    mut passed: impl FnMut(usize),
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(dw * dh);
     // u64: no block is large enough to overflow it (u32 would at 65,537 16-bit samples).
@@ -124,6 +137,7 @@ fn integer_scale<S: Copy, T: AreaPixel>(
         } else {
             out.extend(sums.iter().map(|&s| T::saturate(s as f32 * inv_area)));
         }
+        passed((dy + 1) * ky * sw);
     }
     out
 }
@@ -169,6 +183,7 @@ fn general<S: Copy, T: AreaPixel>(
     (dw, dh): (usize, usize),
     (scale_x, scale_y): (f64, f64),
     value: impl Fn(S) -> T,
+    mut passed: impl FnMut(usize),
 ) -> Vec<T> {
     let xtab = area_tab(sw, dw, scale_x);
     let ytab = area_tab(sh, dh, scale_y);
@@ -186,6 +201,9 @@ fn general<S: Copy, T: AreaPixel>(
     let mut prev_dy = ytab.first().map_or(0, |t| t.di);
     for t in &ytab {
         if !(start..start.saturating_add(LANES)).contains(&t.si) {
+            // Rows are read in order (the table's source rows never go back): those before
+            // this block are done with.
+            passed(t.si * sw);
             start = t.si;
             let lanes = LANES.min(sh - start);
             fill_block(&mut block, &samples[start * sw..(start + lanes) * sw], sw, &value);
@@ -206,6 +224,7 @@ fn general<S: Copy, T: AreaPixel>(
     for (d, &s) in out[prev_dy * dw..][..dw].iter_mut().zip(&sum) {
         *d = T::saturate(s);
     }
+    passed(sw * sh);
     out
 }
 
@@ -287,6 +306,39 @@ mod tests {
         }
         (0..dw).for_each(|dx| out[prev_dy * dw + dx] = u8::saturate(sum[dx]));
         out
+    }
+
+    /// `passed(n)` only grows, no sample before the last `n` reported is read after it, the
+    /// whole image is reported in the end, and the output is that of `resize`: for general and
+    /// integer scales, odd sizes and shrinking along one axis only.
+    #[test]
+    fn passed_samples_are_never_read_again() {
+        for &((sw, sh), (dw, dh)) in &[
+            ((37, 53), (10, 7)),
+            ((2500, 41), (512, 9)),
+            ((40, 40), (10, 20)),
+            ((64, 48), (64, 12)),
+            ((33, 17), (11, 17)),
+        ] {
+            let src = noise(sw * sh, (sw * sh) as u64);
+            let index: Vec<usize> = (0..sw * sh).collect();
+            let passed = std::cell::Cell::new(0usize);
+            let reads_behind = std::cell::Cell::new(0usize);
+            let value = |i: usize| {
+                if i < passed.get() {
+                    reads_behind.set(reads_behind.get() + 1);
+                }
+                src[i]
+            };
+            let report = |n: usize| {
+                assert!(n >= passed.get(), "{sw}x{sh}: passed went back from {} to {n}", passed.get());
+                passed.set(n);
+            };
+            let out = resize_passing(&index, (sw, sh), (dw, dh), value, report).unwrap();
+            assert_eq!(reads_behind.get(), 0, "{sw}x{sh} → {dw}x{dh}: samples read after being passed");
+            assert_eq!(passed.get(), sw * sh, "{sw}x{sh}: the whole image is passed in the end");
+            assert_eq!(out, resize(&src, (sw, sh), (dw, dh), |s| s).unwrap());
+        }
     }
 
     fn noise(n: usize, seed: u64) -> Vec<u8> {

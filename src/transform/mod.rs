@@ -15,6 +15,7 @@ use crate::source::annotations::Polygon;
 use crate::source::decode::{decode_dicom_bytes, decode_raster, DecodeOptions};
 use crate::source::image::{Photometric, SourceImage};
 use crate::source::Decoder;
+use crate::storage::Input;
 use resize::Geometry;
 use window::AppliedWindow;
 
@@ -72,14 +73,21 @@ impl std::ops::AddAssign for StageTimes {
     }
 }
 
-/// Decode, window, resize and rasterise one input. The input is dropped (a mapped file
-/// unmapped) as soon as it is resized, before the masks are made.
+/// A mapped input's pages are released in steps of this many bytes as the resize passes them.
+pub const RELEASE_STEP: usize = 1 << 20;
+
+/// Decode, window, resize and rasterise one input. The input is not held longer than needed:
+/// dropped right after decoding when the samples were decoded into memory; when they are read
+/// in place from a mapped file, its pages are released ([`Input::release`]) every
+/// [`RELEASE_STEP`] bytes as the resize passes them, and the rest when it is done, before the
+/// masks are made.
 pub fn process(
-    bytes: bytes::Bytes,
+    input: impl Into<Input>,
     decoder: Decoder,
     polygons: &[Option<Polygon>],
     plan: &Plan,
 ) -> Result<Processed, InputError> {
+    let input = input.into();
     let mut clock = std::time::Instant::now();
     let mut lap = || {
         let now = std::time::Instant::now();
@@ -88,15 +96,26 @@ pub fn process(
         dt
     };
     let mut times = StageTimes::default();
-    let src = decode(&bytes, decoder, &plan.image)?;
+    let src = decode(input.bytes(), decoder, &plan.image)?;
     times.decode = lap();
+    // Samples decoded into memory do not need the input any more.
+    let input = input.contains(src.samples.as_bytes()).then_some(input);
     let (table, window) = window::table(&src, &plan.image)?;
     times.window = lap();
-    let (image, geometry) = resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image)?;
+    let (samples, sample_size) = (src.samples.as_bytes(), usize::from(src.samples.sample_bits() / 8));
+    let mut released = 0;
+    let (image, geometry) =
+        resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, |n: usize| {
+            let done = n * sample_size;
+            if let Some(input) = input.as_ref().filter(|_| done >= released + RELEASE_STEP) {
+                input.release(&samples[released..done]);
+                released = done;
+            }
+        })?;
     times.resize = lap();
     // The input is no longer needed: freed (or unmapped) before the masks are made.
-    let SourceImage { height, width, photometric, transfer_syntax, .. } = src;
-    drop(bytes);
+    let SourceImage { height, width, photometric, transfer_syntax, samples, .. } = src;
+    drop((samples, input));
     let (mask, bboxes, clipped_points) = masks(polygons, &geometry, plan.image.width, plan.image.height);
     times.rasterize = lap();
     Ok(Processed {
@@ -130,7 +149,7 @@ pub fn decode(bytes: &bytes::Bytes, decoder: Decoder, plan: &ImagePlan) -> Resul
 /// NumPy's `rint` in the authors' loader), then are filled with OpenCV's `fillPoly` rule.
 pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32) -> (Vec<u8>, Vec<BBox>, u32) {
     let (w, h) = (width as usize, height as usize);
-    let mut mask = written_zeros(polygons.len() * w * h);
+    let mut mask = mask_buffer(polygons.len() * w * h);
     let mut bboxes = Vec::with_capacity(polygons.len());
     let mut clipped = 0u32;
     for (plane, poly) in mask.chunks_exact_mut(w * h).zip(polygons) {
@@ -149,6 +168,33 @@ pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32
         }));
     }
     (mask, bboxes, clipped)
+}
+
+thread_local! {
+    /// A mask buffer given back by [`recycle_mask`], for the next image made on this thread.
+    static SPARE_MASK: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Give a mask's buffer back once its bytes are used (compressed), so that the next image
+/// processed on this thread fills it again instead of allocating its own. Masks are the
+/// largest buffers of a run (5.2 MB at 512² × 20): allocated and freed per image they are
+/// what other buffers split the heap around, and it kept growing over the first few hundred
+/// images. One spare per thread; a buffer given back on a thread that makes no masks is
+/// freed with the thread.
+pub fn recycle_mask(mask: Vec<u8>) {
+    SPARE_MASK.set(mask);
+}
+
+/// `n` zero bytes for a mask: this thread's spare buffer ([`recycle_mask`]) if it is large
+/// enough, else new memory with its zeros written ([`written_zeros`]).
+fn mask_buffer(n: usize) -> Vec<u8> {
+    let mut spare = SPARE_MASK.take();
+    if spare.capacity() < n {
+        return written_zeros(n);
+    }
+    spare.clear();
+    spare.resize(n, 0);
+    spare
 }
 
 /// `n` zero bytes, every one written. `vec![0; n]` asks the allocator for zeroed memory, and

@@ -109,20 +109,22 @@ pub fn resize(plane: &Plane, w: u32, h: u32, plan: &ImagePlan) -> Result<(Vec<u8
 /// Map `samples` through the display `table` and resize them. With the `area` filter and
 /// 8- or 16-bit output, downscaling is one pass that looks each sample up as it averages it
 /// ([`area::resize`]); otherwise the native-size plane is made ([`Table::map`]) and resized.
-/// Either way the result is that of [`resize`] on the mapped plane.
+/// Either way the result is that of [`resize`] on the mapped plane. The one pass calls
+/// `passed(n)` as it goes ([`area::resize_passing`]): the first `n` samples are done with.
 pub fn resize_table(
     samples: &Samples,
     table: &Table,
     w: u32,
     h: u32,
     plan: &ImagePlan,
+    passed: impl FnMut(usize),
 ) -> Result<(Vec<u8>, Geometry), InputError> {
     let g = geometry(w, h, plan);
     if plan.filter == Filter::Area {
         let (native, content) = ((w as usize, h as usize), content_size(&g));
         let fused = match table {
-            Table::U8(t) => area_lookup(samples, t, native, content),
-            Table::U16(t) => area_lookup(samples, t, native, content).map(|v| le_bytes(&v)),
+            Table::U8(t) => area_lookup(samples, t, native, content, passed),
+            Table::U16(t) => area_lookup(samples, t, native, content, passed).map(|v| le_bytes(&v)),
             Table::F32(_) => None,
         };
         if let Some(out) = fused {
@@ -141,15 +143,16 @@ fn area_lookup<T: area::AreaPixel>(
     table: &[T],
     native: (usize, usize),
     content: (usize, usize),
+    passed: impl FnMut(usize),
 ) -> Option<Vec<T>> {
     match samples {
         Samples::U8(v) => {
             let t: &[T; 256] = table.try_into().ok()?;
-            area::resize(v, native, content, |s| t[usize::from(s)])
+            area::resize_passing(v, native, content, |s| t[usize::from(s)], passed)
         }
         Samples::U16(v) => {
             let t: &[T; 65536] = table.try_into().ok()?;
-            area::resize(v, native, content, |s| t[usize::from(s)])
+            area::resize_passing(v, native, content, |s| t[usize::from(s)], passed)
         }
     }
 }
@@ -274,7 +277,7 @@ mod tests {
                     {
                         let mut p = plan(oh, ow, mode);
                         p.filter = filter;
-                        let fused = resize_table(&samples, &table, w, h, &p).unwrap();
+                        let fused = resize_table(&samples, &table, w, h, &p, |_| {}).unwrap();
                         let mapped = resize(&table.map(&samples), w, h, &p).unwrap();
                         assert_eq!(fused, mapped, "{n}-entry {kind} table, {filter:?} {oh}x{ow} {mode:?}");
                     }

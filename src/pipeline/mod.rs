@@ -212,15 +212,16 @@ fn partition_summary(
 }
 
 /// Parse every split's annotation file before any image is read, so a malformed file fails
-/// the run at once. The polygons go to a temporary file (see [`PolygonStore`]): memory does
-/// not grow with the number of rows.
+/// the run at once. The polygons go to a temporary file (see [`PolygonStore`]), and a mapped
+/// file's pages are released column by column as it is parsed: memory does not grow with the
+/// number of rows.
 async fn load_annotations(input: &Location, plan: &Plan) -> Result<(Vec<Vec<Entry<StoredRow>>>, PolygonStore)> {
     let mut all = Vec::with_capacity(plan.splits.len());
     let mut writer = PolygonWriter::temporary();
     for split in &plan.splits {
-        let bytes = input.get(&split.annotations).await?;
+        let file = input.get_input(&split.annotations).await?;
         let location = input.describe(&split.annotations);
-        all.push(annotations::parse_into(&bytes, &location, &plan.labels, &mut writer)?);
+        all.push(annotations::parse_input(&file, &location, &plan.labels, &mut writer)?);
     }
     let store = writer.finish().map_err(|e| Error::Annotations {
         path: "(temporary file of parsed polygons)".into(),

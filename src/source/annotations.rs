@@ -10,11 +10,11 @@
 //! (integer keys sorted numerically), which fixes each input's position and hence its shard.
 
 use crate::error::{Error, InputError, Result, Stage};
-use indexmap::IndexMap;
+use crate::storage::Input;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 mod cells;
 mod store;
@@ -92,14 +92,148 @@ pub fn parse_into(
     labels: &[String],
     store: &mut PolygonWriter,
 ) -> Result<Vec<Entry<StoredRow>>> {
+    parse_releasing(bytes, location, labels, store, &|_| {})
+}
+
+/// [`parse_into`] of a file as read from storage: a mapped file's pages are released
+/// ([`Input::release`]) as soon as each column is parsed, so the file is never held whole
+/// (~20 KB an image: 160 MB for 8,000 images).
+///
+/// # Errors
+/// As [`parse_into`].
+pub fn parse_input(
+    input: &Input,
+    location: &str,
+    labels: &[String],
+    store: &mut PolygonWriter,
+) -> Result<Vec<Entry<StoredRow>>> {
+    parse_releasing(input.bytes(), location, labels, store, &|done| input.release(done))
+}
+
+/// The columns of a file, each parsed as soon as it is scanned: `img` as JSON values, the
+/// label columns into the store (their cells keep offsets in it), others skipped.
+struct Columns {
+    /// Column names in file order, each once (for messages).
+    names: Vec<String>,
+    img: Option<std::result::Result<Map<String, Value>, String>>,
+    /// Per configured label: its cells, or why the column is unusable.
+    cells: Vec<Option<std::result::Result<StoredColumn, String>>>,
+}
+
+/// A label column's cells (row key, cell), their polygons in the store.
+struct StoredColumn {
+    cells: Vec<(String, StoredCell)>,
+}
+
+/// Why [`scan_columns`] stopped.
+enum ScanError {
+    /// The text is not a JSON object (or not JSON); the caller finds out which, and why.
+    Json,
+    /// The polygon store could not be written.
+    Store(String),
+}
+
+/// Scan the file's top-level object column by column (see [`Columns`]), releasing each
+/// column's text as soon as it is parsed.
+fn scan_columns(
+    bytes: &[u8],
+    labels: &[String],
+    store: &mut PolygonWriter,
+    release: &dyn Fn(&[u8]),
+) -> std::result::Result<Columns, ScanError> {
+    let mut columns = Columns { names: Vec::new(), img: None, cells: (0..labels.len()).map(|_| None).collect() };
+    let mut seen = HashSet::new();
+    let (mut stored, mut released) = (Ok(()), 0);
+    let mut each = |name: String, raw: &RawValue| {
+        if name == "img" {
+            columns.img = Some(object_column(&name, raw));
+        }
+        for (j, _) in labels.iter().enumerate().filter(|(_, l)| **l == name) {
+            columns.cells[j] = Some(match label_column(&name, raw) {
+                Ok(cells) => match store_column(cells, store) {
+                    Ok(column) => Ok(column),
+                    Err(e) => {
+                        stored = Err(format!("column {name:?}: storing its polygons: {e}"));
+                        return false;
+                    }
+                },
+                Err(message) => Err(message),
+            });
+        }
+        let end = raw.get().as_ptr() as usize + raw.get().len() - bytes.as_ptr() as usize;
+        if (released..=bytes.len()).contains(&end) {
+            release(&bytes[released..end]);
+            released = end;
+        }
+        if seen.insert(name.clone()) {
+            columns.names.push(name);
+        }
+        true
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let scanned = serde::Deserializer::deserialize_map(&mut de, ColumnsVisitor(&mut each)).and_then(|()| de.end());
+    stored.map_err(ScanError::Store)?;
+    scanned.map_err(|_| ScanError::Json)?;
+    Ok(columns)
+}
+
+/// Hands each top-level entry (name, unparsed value) to a function, which returns `false` to
+/// stop the scan.
+struct ColumnsVisitor<'a, 'de>(&'a mut dyn FnMut(String, &'de RawValue) -> bool);
+
+impl<'de> serde::de::Visitor<'de> for ColumnsVisitor<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object of columns")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(name) = map.next_key::<String>()? {
+            let raw: &'de RawValue = map.next_value()?;
+            if !(self.0)(name, raw) {
+                return Err(serde::de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A label column's polygons written to the store, in one block; its cells keep offsets.
+fn store_column(column: cells::ColumnCells, store: &mut PolygonWriter) -> std::io::Result<StoredColumn> {
+    let block = match column.cells.iter().any(|(_, c)| matches!(c, Ok(Some(_)))) {
+        true => Some(store.append_block(&column.points)?),
+        false => None,
+    };
+    let cells = column
+        .cells
+        .into_iter()
+        .map(|(key, cell)| {
+            let stored = match (cell, block) {
+                (Ok(Some(range)), Some(at)) => at.cell(range),
+                (Ok(_), _) => Ok(CellRef::ABSENT),
+                (Err(message), _) => Err(message),
+            };
+            (key, stored)
+        })
+        .collect();
+    Ok(StoredColumn { cells })
+}
+
+fn parse_releasing(
+    bytes: &[u8],
+    location: &str,
+    labels: &[String],
+    store: &mut PolygonWriter,
+    release: &dyn Fn(&[u8]),
+) -> Result<Vec<Entry<StoredRow>>> {
     let fail = |message: String| Error::Annotations { path: location.to_string(), message };
-    // Columns stay unparsed text until needed, and each label column's polygons go to the
-    // store before the next is parsed: a `Value` tree is ~10x the size of its JSON.
     let fixed;
-    let columns: IndexMap<String, &RawValue> = match serde_json::from_slice(bytes) {
+    let columns = match scan_columns(bytes, labels, store, release) {
         Ok(c) => c,
+        Err(ScanError::Store(e)) => return Err(fail(format!("storing polygons: {e}"))),
         // Only on failure is the file scanned again, to say why.
-        Err(_) => match serde_json::from_slice::<IgnoredAny>(bytes) {
+        Err(ScanError::Json) => match serde_json::from_slice::<IgnoredAny>(bytes) {
             Ok(_) => return Err(not_columns(bytes, &fail)),
             // Python's json module writes NaN/Infinity, which JSON does not allow; read them as null so
             // the rows holding them are rejected with a reason instead of failing the whole file.
@@ -107,38 +241,32 @@ pub fn parse_into(
                 fixed = non_finite_to_null(bytes)
                     .filter(|f| serde_json::from_slice::<IgnoredAny>(f).is_ok())
                     .ok_or_else(|| fail(format!("not valid JSON: {e}")))?;
-                serde_json::from_slice(&fixed).map_err(|_| not_columns(&fixed, &fail))?
+                match scan_columns(&fixed, labels, store, release) {
+                    Ok(c) => c,
+                    Err(ScanError::Store(e)) => return Err(fail(format!("storing polygons: {e}"))),
+                    Err(ScanError::Json) => return Err(not_columns(&fixed, &fail)),
+                }
             }
         },
     };
-    let img = column(&columns, "img").map_err(&fail)?;
+    let missing = |name: &str| {
+        let present: Vec<&str> = columns.names.iter().map(String::as_str).take(30).collect();
+        format!("column {name:?} missing; columns present: {}", present.join(", "))
+    };
+    let img = columns.img.ok_or_else(|| missing("img")).and_then(|c| c).map_err(&fail)?;
     let mut keys: Vec<&String> = img.keys().collect();
     sort_keys(&mut keys);
     let row_of: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
     // slots[row * labels + label]: the row's cell of that label, once its column is read.
     let mut slots: Vec<Option<StoredCell>> = vec![None; keys.len() * labels.len()];
+    let mut label_columns = columns.cells.into_iter();
     for (j, label) in labels.iter().enumerate() {
-        let column = label_column(&columns, label).map_err(&fail)?;
-        let written = |e: std::io::Error| fail(format!("column {label:?}: storing its polygons: {e}"));
-        let mut base = None;
+        let column = label_columns.next().flatten().ok_or_else(|| missing(label)).and_then(|c| c).map_err(&fail)?;
         for (key, cell) in column.cells {
             let Some(&row) = row_of.get(key.as_str()) else { continue };
-            let stored = match cell {
-                Ok(Some(range)) => {
-                    // A column's vertices are stored in one write; cells keep their offsets.
-                    let at = match base {
-                        Some(at) => at,
-                        None => *base.insert(store.append_block(&column.points).map_err(written)?),
-                    };
-                    at.cell(range)
-                }
-                Ok(None) => Ok(CellRef::ABSENT),
-                Err(message) => Err(message),
-            };
-            slots[row * labels.len() + j] = Some(stored);
+            slots[row * labels.len() + j] = Some(cell);
         }
     }
-    drop(columns);
     let mut seen: HashMap<String, String> = HashMap::new();
     let width = labels.len().max(1);
     let entries = keys
@@ -180,41 +308,33 @@ type Cell = std::result::Result<Option<Polygon>, String>;
 /// unusable.
 type StoredCell = std::result::Result<CellRef, String>;
 
-/// Parse one column (an object of rows) out of the raw file.
-fn column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Result<Map<String, Value>, String> {
-    match columns.get(name) {
-        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(other) => Err(format!("column {name:?}: expected an object of rows, got {}", kind(&other))),
-            Err(e) => Err(format!("column {name:?}: {e}")),
-        },
-        None => {
-            let present: Vec<&str> = columns.keys().map(String::as_str).take(30).collect();
-            Err(format!("column {name:?} missing; columns present: {}", present.join(", ")))
-        }
+/// Parse one column (an object of rows) from its text.
+fn object_column(name: &str, raw: &RawValue) -> std::result::Result<Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(raw.get()) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(format!("column {name:?}: expected an object of rows, got {}", kind(&other))),
+        Err(e) => Err(format!("column {name:?}: {e}")),
     }
 }
 
 /// Parse one label column straight into cells (no `Value` tree: a tree is ~10x its text and
 /// slow to build). Only when that fails is the column parsed again as a `Value` to say why.
-fn label_column(columns: &IndexMap<String, &RawValue>, name: &str) -> std::result::Result<cells::ColumnCells, String> {
-    match columns.get(name).map(|raw| serde_json::from_str::<cells::ColumnCells>(raw.get())) {
-        Some(Ok(cells)) => Ok(cells),
-        _ => {
-            let mut out = cells::ColumnCells::default();
-            for (key, value) in column(columns, name)? {
-                let cell = parse_polygon(&value).map(|p| {
-                    p.map(|p| {
-                        let start = out.points.len();
-                        out.points.extend(p);
-                        start..out.points.len()
-                    })
-                });
-                out.cells.push((key, cell));
-            }
-            Ok(out)
-        }
+fn label_column(name: &str, raw: &RawValue) -> std::result::Result<cells::ColumnCells, String> {
+    if let Ok(cells) = serde_json::from_str::<cells::ColumnCells>(raw.get()) {
+        return Ok(cells);
     }
+    let mut out = cells::ColumnCells::default();
+    for (key, value) in object_column(name, raw)? {
+        let cell = parse_polygon(&value).map(|p| {
+            p.map(|p| {
+                let start = out.points.len();
+                out.points.extend(p);
+                start..out.points.len()
+            })
+        });
+        out.cells.push((key, cell));
+    }
+    Ok(out)
 }
 
 /// Integer keys numerically (pandas' index order), then any other keys lexicographically.
@@ -396,6 +516,42 @@ mod tests {
         let p1 = e[1].polygons.as_ref().unwrap();
         assert!(p1[0].is_none());
         assert_eq!(p1[1].as_ref().unwrap().len(), 3);
+    }
+
+    /// Each column's text is released as soon as it is parsed: the released ranges run from
+    /// the start of the file to the end of each column in turn, one per column (extra columns
+    /// too). Columns in any order give the same rows; a repeated column counts once, the last.
+    #[test]
+    fn columns_are_released_in_turn_and_their_order_does_not_matter() {
+        let pandas = r#"{"img": {"0": "a.png", "1": "b.png"}, "R1": {"0": [[0, 0], [4, 0], [4, 4]], "1": "None"},
+            "L1": {"0": "None", "1": [[1, 1], [5, 1], [5, 5]]}}"#;
+        let shuffled = r#"{"L1": {"0": "None", "1": [[1, 1], [5, 1], [5, 5]]}, "extra": [1, 2, 3],
+            "R1": {"0": "None", "1": "None"}, "img": {"0": "a.png", "1": "b.png"},
+            "R1": {"0": [[0, 0], [4, 0], [4, 4]], "1": "None"}}"#;
+        let released = std::cell::RefCell::new(Vec::new());
+        let base = shuffled.as_ptr() as usize;
+        let record = |done: &[u8]| {
+            let start = done.as_ptr() as usize - base;
+            released.borrow_mut().push(start..start + done.len());
+        };
+        let mut store = PolygonWriter::in_memory();
+        let rows = parse_releasing(shuffled.as_bytes(), "t.json", &labels(), &mut store, &record).unwrap();
+        // Where each column's value ends, in file order.
+        let ends: Vec<usize> = ["5]]}", "3]", "\"None\"}", "png\"}", "\"None\"}"]
+            .iter()
+            .scan(0, |from, end| {
+                *from += shuffled[*from..].find(end).unwrap() + end.len();
+                Some(*from)
+            })
+            .collect();
+        let released = released.into_inner();
+        assert_eq!(released.iter().map(|r| r.end).collect::<Vec<_>>(), ends, "one release per column, at its end");
+        assert!(released.windows(2).all(|w| w[0].end == w[1].start) && released[0].start == 0);
+        let store = store.finish().unwrap();
+        let loaded: Vec<_> = rows.iter().map(|e| store.load(e.polygons.as_ref().unwrap()).unwrap()).collect();
+        let expected = parse(pandas.as_bytes(), "t.json", &labels()).unwrap();
+        assert_eq!(loaded, expected.into_iter().map(|e| e.polygons.unwrap()).collect::<Vec<_>>());
+        assert_eq!(rows.iter().map(|e| e.image_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]

@@ -51,15 +51,19 @@ pub async fn check_inputs(plan: &Plan) -> Result<CheckReport> {
         }
         // The polygons are only checked, not kept: they go to a temporary file dropped here.
         let mut polygons = annotations::PolygonWriter::temporary();
-        let entries =
-            match annotations::parse_into(&input.get(ann).await?, &input.describe(ann), &plan.labels, &mut polygons) {
-                Ok(e) => e,
-                Err(Error::Annotations { path, message }) => {
-                    report.problems.push(p(path, message));
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+        let entries = match annotations::parse_input(
+            &input.get_input(ann).await?,
+            &input.describe(ann),
+            &plan.labels,
+            &mut polygons,
+        ) {
+            Ok(e) => e,
+            Err(Error::Annotations { path, message }) => {
+                report.problems.push(p(path, message));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let mut found = 0;
         for e in &entries {
             let at = format!("{ann} key {:?} ({})", e.key, e.img);

@@ -12,11 +12,13 @@
 //! - [`sink`]: Arrow batches, shard files, manifest;
 //! - [`pipeline`]: the async shell wiring them with bounded concurrency;
 //! - [`dataset`]: reading a written dataset back (`inspect`, `preview`);
-//! - [`synth`]: a deterministic synthetic dataset in the VinDr-RibCXR layout.
+//! - [`synth`]: a deterministic synthetic dataset in the VinDr-RibCXR layout;
+//! - [`memory`]: giving freed memory back after phases that grow with the dataset.
 
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod memory;
 pub mod pipeline;
 pub mod sink;
 pub mod source;

@@ -49,5 +49,25 @@ unsafe impl std::alloc::GlobalAlloc for NullTolerant {
 static MALLOC_CONF: &[u8; 67] = b"narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0\0";
 
 fn main() -> std::process::ExitCode {
+    #[cfg(not(target_env = "msvc"))]
+    cxrshard::memory::set_release_freed(purge_freed);
     cli::main()
+}
+
+/// Return every arena's freed pages to the kernel now (`arena.<all>.purge`), however the
+/// decay options above keep them otherwise. A failure changes nothing but memory use.
+#[cfg(not(target_env = "msvc"))]
+fn purge_freed() {
+    // MALLCTL_ARENAS_ALL: the arena index that means every arena.
+    const NAME: &[u8] = b"arena.4096.purge\0";
+    // SAFETY: a NUL-terminated control name; this control reads and writes no values.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            NAME.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
 }

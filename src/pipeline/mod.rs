@@ -81,6 +81,9 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     input.check().await?;
     output.check().await?;
     let (mut annotations, polygons) = load_annotations(&input, &plan).await?;
+    // Parsing's per-row tables are dropped: their memory grew with the dataset, so it goes
+    // back to the system rather than staying resident for the whole run.
+    crate::memory::release_freed();
     if let Some(existing) = check_existing(&output, &plan, &config_sha256).await? {
         let report = Progress::default().report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
         return Ok(RunOutcome {

@@ -235,9 +235,12 @@ fn write_tensor_pages<W: Write + Send>(
     let (mut compressed, mut uncompressed) = (0i64, 0i64);
     let rows = values.len() as i64;
     let bodies = page_bodies(values, codec)?;
-    // The chunk's size known up front (bodies + headers), it is allocated once, not doubled.
+    // The chunk's size known up front (bodies + headers), its buffer grows at most once.
     let size = bodies.iter().map(|(b, _)| b.len() + PAGE_HEADER_ALLOWANCE).sum();
-    let mut chunk = TrackedWrite::new(Vec::with_capacity(size));
+    let mut buf = CHUNK_SPARE.lock().map(|mut spare| std::mem::take(&mut *spare)).unwrap_or_default();
+    buf.clear();
+    buf.reserve(size);
+    let mut chunk = TrackedWrite::new(buf);
     {
         let mut pages = SerializedPageWriter::new(&mut chunk);
         for (row, (buf, len)) in bodies.into_iter().enumerate() {
@@ -284,8 +287,17 @@ fn write_tensor_pages<W: Write + Send>(
         column_index: None,
         offset_index: Some(OffsetIndexMetaData { page_locations, unencoded_byte_array_data_bytes: None }),
     };
-    rg.append_column(&chunk, close)
+    rg.append_column(&chunk, close)?;
+    if let (Ok(mut spare), Ok(buf)) = (CHUNK_SPARE.lock(), chunk.try_into_mut()) {
+        *spare = Vec::from(buf);
+    }
+    Ok(())
 }
+
+/// The buffer the last tensor column chunk was built in, for the next: chunks are 0.5–2 MB
+/// each, one per column per row group, and allocating each anew splits the heap's free space
+/// a little more every time.
+static CHUNK_SPARE: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
 #[cfg(test)]
 mod tests {

@@ -56,6 +56,10 @@ pub struct ShardInfo {
     pub sha256: String,
 }
 
+/// The encode buffer of the last finished shard, for the next one (see
+/// [`SharedBuffer::restore`]).
+static ENCODE_SPARE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
 /// A `Write` target whose bytes the async side drains after each encoder call.
 #[derive(Clone, Default)]
 struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
@@ -77,7 +81,7 @@ impl SharedBuffer {
 
     /// Give a drained buffer back, emptied: its memory holds the next row group, instead of a
     /// new buffer growing by doubling (1 → 2 MB and more per row group, in sizes that
-    /// fragment the heap).
+    /// fragment the heap). A finished shard leaves it to the next ([`ENCODE_SPARE`]).
     fn restore(&self, mut drained: Vec<u8>) {
         drained.clear();
         let mut buf = self.0.lock().expect("buffer lock");
@@ -182,7 +186,9 @@ impl ShardWriter {
     pub fn create(out: &Location, rel: &str, schema: SchemaRef, plan: Arc<Plan>) -> Result<Self> {
         let display = out.describe(rel);
         let path = out.path(rel).map_err(Error::Output)?;
-        let buffer = SharedBuffer::default();
+        let buffer = SharedBuffer(Arc::new(Mutex::new(
+            ENCODE_SPARE.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default(),
+        )));
         let encoder = Encoder::new(buffer.clone(), schema.clone(), &plan)
             .map_err(|message| Error::Encode { location: display.clone(), message })?;
         Ok(Self {
@@ -244,6 +250,9 @@ impl ShardWriter {
             .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))?;
         res.map_err(|message| Error::Encode { location: self.display.clone(), message })?;
         self.drain().await?;
+        if let Ok(mut spare) = ENCODE_SPARE.lock() {
+            *spare = self.buffer.take();
+        }
         self.upload.shutdown().await.map_err(|e| self.out.write_error(&self.rel, e))?;
         Ok(ShardInfo {
             path: self.rel,

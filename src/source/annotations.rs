@@ -111,18 +111,86 @@ pub fn parse_input(
 }
 
 /// The columns of a file, each parsed as soon as it is scanned: `img` as JSON values, the
-/// label columns into the store (their cells keep offsets in it), others skipped.
+/// label columns into the store (their cells keep offsets in it), others skipped. A label
+/// column read after `img` goes straight to its rows' slots; one read before waits for it.
 struct Columns {
     /// Column names in file order, each once (for messages).
     names: Vec<String>,
-    img: Option<std::result::Result<Map<String, Value>, String>>,
-    /// Per configured label: its cells, or why the column is unusable.
-    cells: Vec<Option<std::result::Result<StoredColumn, String>>>,
+    img: Option<std::result::Result<Img, String>>,
+    /// Per configured label: its column, or why it is unusable.
+    cells: Vec<Option<std::result::Result<LabelColumn, String>>>,
+}
+
+/// The `img` column: its rows in pandas index order, and their cells as label columns come.
+struct Img {
+    map: Map<String, Value>,
+    keys: Vec<String>,
+    row_of: HashMap<String, usize>,
+    /// `slots[row * labels + label]`: the row's cell of that label, once its column is read.
+    slots: Vec<Option<StoredCell>>,
+}
+
+/// A label column that was read.
+enum LabelColumn {
+    /// Its cells are in the rows' slots.
+    Placed,
+    /// Read before `img`: its cells wait for the rows.
+    Waiting(StoredColumn),
 }
 
 /// A label column's cells (row key, cell), their polygons in the store.
 struct StoredColumn {
     cells: Vec<(String, StoredCell)>,
+}
+
+impl Columns {
+    fn img_read(&mut self, column: std::result::Result<Map<String, Value>, String>, labels: usize) {
+        if self.img.is_some() {
+            // Label columns already placed went to the first one's rows.
+            self.img = Some(Err("column \"img\" appears more than once".into()));
+            return;
+        }
+        self.img = Some(column.map(|map| {
+            let mut keys: Vec<String> = map.keys().cloned().collect();
+            sort_keys(&mut keys);
+            let row_of = keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+            let slots = vec![None; keys.len() * labels];
+            let mut img = Img { map, keys, row_of, slots };
+            for (j, cell) in self.cells.iter_mut().enumerate() {
+                if let Some(Ok(waiting @ LabelColumn::Waiting(_))) = cell {
+                    if let LabelColumn::Waiting(column) = std::mem::replace(waiting, LabelColumn::Placed) {
+                        img.place(j, labels, column);
+                    }
+                }
+            }
+            img
+        }));
+    }
+
+    fn label_read(&mut self, j: usize, column: std::result::Result<StoredColumn, String>, labels: usize) {
+        self.cells[j] = Some(column.map(|column| match &mut self.img {
+            Some(Ok(img)) => {
+                img.place(j, labels, column);
+                LabelColumn::Placed
+            }
+            _ => LabelColumn::Waiting(column),
+        }));
+    }
+}
+
+impl Img {
+    /// Put label `j`'s cells in their rows' slots (replacing an earlier column of that label:
+    /// the last one read counts); cells of rows `img` does not have are dropped.
+    fn place(&mut self, j: usize, labels: usize, column: StoredColumn) {
+        for row in 0..self.keys.len() {
+            self.slots[row * labels + j] = None;
+        }
+        for (key, cell) in column.cells {
+            if let Some(&row) = self.row_of.get(&key) {
+                self.slots[row * labels + j] = Some(cell);
+            }
+        }
+    }
 }
 
 /// Why [`scan_columns`] stopped.
@@ -146,19 +214,18 @@ fn scan_columns(
     let (mut stored, mut released) = (Ok(()), 0);
     let mut each = |name: String, raw: &RawValue| {
         if name == "img" {
-            columns.img = Some(object_column(&name, raw));
+            columns.img_read(object_column(&name, raw), labels.len());
         }
         for (j, _) in labels.iter().enumerate().filter(|(_, l)| **l == name) {
-            columns.cells[j] = Some(match label_column(&name, raw) {
-                Ok(cells) => match store_column(cells, store) {
-                    Ok(column) => Ok(column),
-                    Err(e) => {
-                        stored = Err(format!("column {name:?}: storing its polygons: {e}"));
-                        return false;
-                    }
-                },
+            let column = match label_column(&name, raw).map(|cells| store_column(cells, store)) {
+                Ok(Ok(column)) => Ok(column),
+                Ok(Err(e)) => {
+                    stored = Err(format!("column {name:?}: storing its polygons: {e}"));
+                    return false;
+                }
                 Err(message) => Err(message),
-            });
+            };
+            columns.label_read(j, column, labels.len());
         }
         let end = raw.get().as_ptr() as usize + raw.get().len() - bytes.as_ptr() as usize;
         if (released..=bytes.len()).contains(&end) {
@@ -254,26 +321,21 @@ fn parse_releasing(
         format!("column {name:?} missing; columns present: {}", present.join(", "))
     };
     let img = columns.img.ok_or_else(|| missing("img")).and_then(|c| c).map_err(&fail)?;
-    let mut keys: Vec<&String> = img.keys().collect();
-    sort_keys(&mut keys);
-    let row_of: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
-    // slots[row * labels + label]: the row's cell of that label, once its column is read.
-    let mut slots: Vec<Option<StoredCell>> = vec![None; keys.len() * labels.len()];
-    let mut label_columns = columns.cells.into_iter();
-    for (j, label) in labels.iter().enumerate() {
-        let column = label_columns.next().flatten().ok_or_else(|| missing(label)).and_then(|c| c).map_err(&fail)?;
-        for (key, cell) in column.cells {
-            let Some(&row) = row_of.get(key.as_str()) else { continue };
-            slots[row * labels.len() + j] = Some(cell);
+    for (label, column) in labels.iter().zip(&columns.cells) {
+        match column {
+            None => return Err(fail(missing(label))),
+            Some(Err(message)) => return Err(fail(message.clone())),
+            Some(Ok(_)) => {}
         }
     }
+    let Img { map: img, keys, slots, .. } = img;
     let mut seen: HashMap<String, String> = HashMap::new();
     let width = labels.len().max(1);
     let entries = keys
         .into_iter()
         .zip(slots.chunks(width).chain(std::iter::repeat(&[][..])))
         .map(|(key, row)| {
-            let mut entry = parse_row(key, &img[key], labels, row);
+            let mut entry = parse_row(&key, &img[&key], labels, row);
             if entry.image_id.is_empty() {
                 return entry;
             }
@@ -338,7 +400,7 @@ fn label_column(name: &str, raw: &RawValue) -> std::result::Result<cells::Column
 }
 
 /// Integer keys numerically (pandas' index order), then any other keys lexicographically.
-fn sort_keys(keys: &mut [&String]) {
+fn sort_keys(keys: &mut [String]) {
     keys.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
         (Ok(x), Ok(y)) => x.cmp(&y),
         (Ok(_), Err(_)) => std::cmp::Ordering::Less,
@@ -568,6 +630,9 @@ mod tests {
         let msg =
             parse(br#"{"img": {"0": "a.png"}, "R1": {"0": "None"}}"#, "x.json", &labels()).unwrap_err().to_string();
         assert!(msg.contains("column \"L1\" missing"), "{msg}");
+        let twice = br#"{"img": {"0": "a.png"}, "R1": {"0": "None"}, "L1": {"0": "None"}, "img": {"1": "b.png"}}"#;
+        let msg = parse(twice, "x.json", &labels()).unwrap_err().to_string();
+        assert!(msg.contains("column \"img\" appears more than once"), "{msg}");
     }
 
     #[test]

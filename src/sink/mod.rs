@@ -74,6 +74,32 @@ pub fn page_codec(plan: &Plan) -> Option<Compression> {
     .then_some(codec)
 }
 
+/// A buffer kept from one use to the next, whichever thread makes it: a buffer that one row
+/// group or shard grew holds the next one's bytes instead of a new allocation (buffers of a
+/// few MB allocated anew each time split the heap's free space a little more every time).
+pub(crate) struct Spare(std::sync::Mutex<Vec<u8>>);
+
+impl Spare {
+    /// No buffer kept yet.
+    pub(crate) const fn new() -> Self {
+        Self(std::sync::Mutex::new(Vec::new()))
+    }
+
+    /// The kept buffer, emptied (a new one if none is kept).
+    pub(crate) fn take(&self) -> Vec<u8> {
+        let mut buf = self.0.lock().map(|mut kept| std::mem::take(&mut *kept)).unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
+    /// Keep `buf` for the next [`Spare::take`].
+    pub(crate) fn keep(&self, buf: Vec<u8>) {
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = buf;
+        }
+    }
+}
+
 /// Number of shards for `inputs` inputs (at least one, so every split has a file).
 pub fn shard_count(inputs: usize, shard_rows: usize) -> usize {
     inputs.div_ceil(shard_rows).max(1)

@@ -237,8 +237,7 @@ fn write_tensor_pages<W: Write + Send>(
     let bodies = page_bodies(values, codec)?;
     // The chunk's size known up front (bodies + headers), its buffer grows at most once.
     let size = bodies.iter().map(|(b, _)| b.len() + PAGE_HEADER_ALLOWANCE).sum();
-    let mut buf = CHUNK_SPARE.lock().map(|mut spare| std::mem::take(&mut *spare)).unwrap_or_default();
-    buf.clear();
+    let mut buf = CHUNK_SPARE.take();
     buf.reserve(size);
     let mut chunk = TrackedWrite::new(buf);
     {
@@ -288,16 +287,15 @@ fn write_tensor_pages<W: Write + Send>(
         offset_index: Some(OffsetIndexMetaData { page_locations, unencoded_byte_array_data_bytes: None }),
     };
     rg.append_column(&chunk, close)?;
-    if let (Ok(mut spare), Ok(buf)) = (CHUNK_SPARE.lock(), chunk.try_into_mut()) {
-        *spare = Vec::from(buf);
+    if let Ok(buf) = chunk.try_into_mut() {
+        CHUNK_SPARE.keep(Vec::from(buf));
     }
     Ok(())
 }
 
-/// The buffer the last tensor column chunk was built in, for the next: chunks are 0.5–2 MB
-/// each, one per column per row group, and allocating each anew splits the heap's free space
-/// a little more every time.
-static CHUNK_SPARE: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+/// The buffer the last tensor column chunk was built in, for the next (chunks are 0.5–2 MB,
+/// one per column per row group).
+static CHUNK_SPARE: super::Spare = super::Spare::new();
 
 #[cfg(test)]
 mod tests {

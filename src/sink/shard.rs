@@ -58,7 +58,7 @@ pub struct ShardInfo {
 
 /// The encode buffer of the last finished shard, for the next one (see
 /// [`SharedBuffer::restore`]).
-static ENCODE_SPARE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static ENCODE_SPARE: super::Spare = super::Spare::new();
 
 /// A `Write` target whose bytes the async side drains after each encoder call.
 #[derive(Clone, Default)]
@@ -186,9 +186,7 @@ impl ShardWriter {
     pub fn create(out: &Location, rel: &str, schema: SchemaRef, plan: Arc<Plan>) -> Result<Self> {
         let display = out.describe(rel);
         let path = out.path(rel).map_err(Error::Output)?;
-        let buffer = SharedBuffer(Arc::new(Mutex::new(
-            ENCODE_SPARE.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default(),
-        )));
+        let buffer = SharedBuffer(Arc::new(Mutex::new(ENCODE_SPARE.take())));
         let encoder = Encoder::new(buffer.clone(), schema.clone(), &plan)
             .map_err(|message| Error::Encode { location: display.clone(), message })?;
         Ok(Self {
@@ -250,9 +248,7 @@ impl ShardWriter {
             .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))?;
         res.map_err(|message| Error::Encode { location: self.display.clone(), message })?;
         self.drain().await?;
-        if let Ok(mut spare) = ENCODE_SPARE.lock() {
-            *spare = self.buffer.take();
-        }
+        ENCODE_SPARE.keep(self.buffer.take());
         self.upload.shutdown().await.map_err(|e| self.out.write_error(&self.rel, e))?;
         Ok(ShardInfo {
             path: self.rel,

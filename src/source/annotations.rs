@@ -11,10 +11,11 @@
 
 use crate::error::{Error, InputError, Result, Stage};
 use crate::storage::Input;
+use indexmap::IndexSet;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 mod cells;
 mod store;
@@ -115,7 +116,7 @@ pub fn parse_input(
 /// column read after `img` goes straight to its rows' slots; one read before waits for it.
 struct Columns {
     /// Column names in file order, each once (for messages).
-    names: Vec<String>,
+    names: IndexSet<String>,
     img: Option<std::result::Result<Img, String>>,
     /// Per configured label: its column, or why it is unusable.
     cells: Vec<Option<std::result::Result<LabelColumn, String>>>,
@@ -197,7 +198,7 @@ impl Img {
 enum ScanError {
     /// The text is not a JSON object (or not JSON); the caller finds out which, and why.
     Json,
-    /// The polygon store could not be written.
+    /// The polygon store could not be written: which column, and why.
     Store(String),
 }
 
@@ -209,8 +210,7 @@ fn scan_columns(
     store: &mut PolygonWriter,
     release: &dyn Fn(&[u8]),
 ) -> std::result::Result<Columns, ScanError> {
-    let mut columns = Columns { names: Vec::new(), img: None, cells: (0..labels.len()).map(|_| None).collect() };
-    let mut seen = HashSet::new();
+    let mut columns = Columns { names: IndexSet::new(), img: None, cells: (0..labels.len()).map(|_| None).collect() };
     let (mut stored, mut released) = (Ok(()), 0);
     let mut each = |name: String, raw: &RawValue| {
         if name == "img" {
@@ -232,9 +232,7 @@ fn scan_columns(
             release(&bytes[released..end]);
             released = end;
         }
-        if seen.insert(name.clone()) {
-            columns.names.push(name);
-        }
+        columns.names.insert(name);
         true
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -298,7 +296,7 @@ fn parse_releasing(
     let fixed;
     let columns = match scan_columns(bytes, labels, store, release) {
         Ok(c) => c,
-        Err(ScanError::Store(e)) => return Err(fail(format!("storing polygons: {e}"))),
+        Err(ScanError::Store(message)) => return Err(fail(message)),
         // Only on failure is the file scanned again, to say why.
         Err(ScanError::Json) => match serde_json::from_slice::<IgnoredAny>(bytes) {
             Ok(_) => return Err(not_columns(bytes, &fail)),
@@ -310,7 +308,7 @@ fn parse_releasing(
                     .ok_or_else(|| fail(format!("not valid JSON: {e}")))?;
                 match scan_columns(&fixed, labels, store, release) {
                     Ok(c) => c,
-                    Err(ScanError::Store(e)) => return Err(fail(format!("storing polygons: {e}"))),
+                    Err(ScanError::Store(message)) => return Err(fail(message)),
                     Err(ScanError::Json) => return Err(not_columns(&fixed, &fail)),
                 }
             }

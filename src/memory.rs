@@ -4,11 +4,14 @@
 //! Role: the binary's allocator keeps freed pages for reuse (see `main.rs`: returning them
 //! made every buffer fault its pages in again), so whatever a run frees stays counted in its
 //! resident size. That is what a steady state wants, but not after a one-off phase whose
-//! memory grows with the dataset: parsing the annotation files (per-row tables that are
-//! dropped once the rows are built: with 8,000 rows, purging them took the heap the run then
-//! held from 46 to 42 MB). The pipeline calls [`release_freed`] after such a phase; the binary
-//! installs what it does ([`set_release_freed`]). A library user's allocator is theirs:
-//! without an installed function, nothing happens.
+//! memory grows with the dataset, nor over a long run whose heap fragments a little more with
+//! every shard. The pipeline calls [`release_freed`] after parsing the annotation files
+//! (per-row tables dropped once the rows are built: with 8,000 rows, purging them took the
+//! heap the run then held from 46 to 42 MB) and after each committed shard (2,000 images:
+//! peak 58.5 → 56.4 MB, medians of 7 alternated runs, at ~1–3% of the run time; each call
+//! frees what one shard's 64 rows left behind). The binary installs what it does
+//! ([`set_release_freed`]). A library user's allocator is theirs: without an installed
+//! function, nothing happens.
 
 use std::sync::OnceLock;
 
@@ -27,8 +30,10 @@ pub fn release_freed() {
     }
 }
 
+/// A counting [`release_freed`] for tests: whichever test installs it first, every test that
+/// uses it sees the calls (the installation is once per process).
 #[cfg(test)]
-mod tests {
+pub(crate) mod counting {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -37,14 +42,29 @@ mod tests {
         CALLS.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Install the counter.
+    pub(crate) fn install() {
+        super::set_release_freed(count);
+    }
+
+    /// Calls so far (of every test in this process).
+    pub(crate) fn calls() -> usize {
+        CALLS.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counting;
+
     /// The installed function runs on every call, and only the first installation counts.
     #[test]
     fn release_freed_calls_the_installed_function() {
-        super::set_release_freed(count);
+        counting::install();
         super::set_release_freed(|| panic!("a second installation is ignored"));
-        let before = CALLS.load(Ordering::Relaxed);
+        let before = counting::calls();
         super::release_freed();
         super::release_freed();
-        assert_eq!(CALLS.load(Ordering::Relaxed) - before, 2);
+        assert!(counting::calls() - before >= 2);
     }
 }

@@ -80,7 +80,9 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     let output = Location::open(&plan.output.root, &plan.output.s3, true)?;
     input.check().await?;
     output.check().await?;
-    let (mut annotations, polygons) = load_annotations(&input, &plan).await?;
+    let (annotations, polygons) = load_annotations(&input, &plan).await?;
+    // Shared with the split runs, not copied: per-row state is what grows with the dataset.
+    let annotations: Vec<Arc<Vec<Entry<StoredRow>>>> = annotations.into_iter().map(Arc::new).collect();
     // Parsing's per-row tables are dropped: their memory grew with the dataset, so it goes
     // back to the system rather than staying resident for the whole run.
     crate::memory::release_freed();
@@ -94,7 +96,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
             partition: None,
         });
     }
-    let inputs: usize = annotations.iter().map(Vec::len).sum();
+    let inputs: usize = annotations.iter().map(|e| e.len()).sum();
     let limit = plan.run.max_rejects.map(|m| (m.limit(inputs), inputs));
     let progress = Arc::new(Progress::new(limit));
     let pool = Arc::new(cpu::CpuPool::new(plan.run.workers));
@@ -110,7 +112,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
         page_codec: crate::sink::page_codec(&plan),
     };
     let ticker = spawn_ticker(progress.clone());
-    let result = run_splits(&ctx, &mut annotations, opts).await;
+    let result = run_splits(&ctx, &annotations, opts).await;
     ticker.abort();
     let records = result?;
     let unreferenced = unreferenced_images(&input, &plan, &annotations).await?;
@@ -166,7 +168,7 @@ fn partition_record(
     plan: &Plan,
     p: Partition,
     header: Manifest,
-    annotations: &[Vec<Entry<StoredRow>>],
+    annotations: &[Arc<Vec<Entry<StoredRow>>>],
     records: &[Vec<ShardRecord>],
 ) -> PartitionRecord {
     let splits = plan
@@ -187,7 +189,7 @@ fn partition_record(
 /// A manifest-shaped summary of what one partition wrote (for printing only).
 fn partition_summary(
     r: &PartitionRecord,
-    annotations: &[Vec<Entry<StoredRow>>],
+    annotations: &[Arc<Vec<Entry<StoredRow>>>],
     records: &[Vec<ShardRecord>],
 ) -> Manifest {
     let splits = r
@@ -236,12 +238,12 @@ async fn load_annotations(input: &Location, plan: &Plan) -> Result<(Vec<Vec<Entr
 
 async fn run_splits(
     ctx: &Ctx,
-    annotations: &mut [Vec<Entry<StoredRow>>],
+    annotations: &[Arc<Vec<Entry<StoredRow>>>],
     opts: RunOptions,
 ) -> Result<Vec<Vec<ShardRecord>>> {
     let mut out = Vec::new();
     let mut first_global = 0;
-    for (split, entries) in ctx.plan.splits.iter().zip(annotations.iter_mut()) {
+    for (split, entries) in ctx.plan.splits.iter().zip(annotations) {
         let count = shard_count(entries.len(), ctx.plan.output.shard_rows);
         let owned: BTreeSet<usize> =
             (0..count).filter(|i| opts.partition.is_none_or(|p| p.owns(first_global + i))).collect();
@@ -255,9 +257,7 @@ async fn run_splits(
             }
             tracing::info!(split = %split.name, "resuming: {} of {} shards already committed", done.len(), owned.len());
         }
-        // The polygons move to the split run (what follows needs only each row's identity).
-        let entries = entries.iter_mut().map(Entry::take_polygons).collect();
-        out.push(run_split(ctx, split, entries, ShardPlan { owned, done }).await?);
+        out.push(run_split(ctx, split, entries.clone(), ShardPlan { owned, done }).await?);
     }
     Ok(out)
 }
@@ -305,7 +305,7 @@ async fn check_existing(output: &Location, plan: &Plan, config_sha256: &str) -> 
 async fn unreferenced_images(
     input: &Location,
     plan: &Plan,
-    annotations: &[Vec<Entry<StoredRow>>],
+    annotations: &[Arc<Vec<Entry<StoredRow>>>],
 ) -> Result<Vec<String>> {
     let mut referenced = BTreeSet::new();
     for (split, entries) in plan.splits.iter().zip(annotations) {
@@ -371,6 +371,40 @@ fn manifest(plan: &Plan, splits: Vec<SplitRecord>, unreferenced_images: Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::is_shard_name;
+    use crate::memory::counting;
+
+    /// Freed memory goes back to the system after the annotation files are parsed and after
+    /// each committed shard: 6 rows of 2 per shard make 3 train shards and 1 validation shard.
+    #[test]
+    fn freed_memory_is_released_after_parsing_and_after_each_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let synth = crate::synth::SynthOptions {
+            out: data.clone(),
+            n: 8,
+            val_fraction: 0.25,
+            min_side: 64,
+            max_side: 96,
+            ..Default::default()
+        };
+        crate::synth::generate(&synth).unwrap();
+        let overrides = crate::config::Overrides {
+            input: Some(data.display().to_string()),
+            output: Some(dir.path().join("out").display().to_string()),
+            set: vec!["output.shard_rows=2".into(), "image.size=[32,32]".into()],
+        };
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/vindr-ribcxr-dicom.toml"));
+        let plan = crate::config::parse(&text.unwrap(), "vindr-ribcxr-dicom.toml", &overrides).unwrap();
+        counting::install();
+        let before = counting::calls();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let outcome = runtime.block_on(super::run(plan, Default::default())).unwrap();
+        let shards: usize = outcome.manifest.splits.iter().map(|s| s.shards.len()).sum();
+        assert_eq!(shards, 4);
+        // At least: other tests of this process may call it too, never fewer.
+        let calls = counting::calls() - before;
+        assert!(calls > shards, "{calls} calls for {shards} shards: one after parsing and one per shard expected");
+    }
 
     #[test]
     fn recognises_shard_names() {

@@ -76,24 +76,22 @@ pub struct ShardPlan {
 pub async fn run_split(
     ctx: &Ctx,
     split: &SplitPlan,
-    entries: Vec<Entry<StoredRow>>,
+    entries: Arc<Vec<Entry<StoredRow>>>,
     shards: ShardPlan,
 ) -> Result<Vec<ShardRecord>> {
     let inputs = entries.len();
     let shard_rows = ctx.plan.output.shard_rows;
     let owned_inputs = entries.iter().enumerate().filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows))).count();
     ctx.progress.start_split(&split.name, owned_inputs);
-    let todo: Vec<(usize, Entry<StoredRow>)> = entries
-        .into_iter()
-        .enumerate()
-        .filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows)) && !shards.done.contains_key(&(pos / shard_rows)))
+    let todo: Vec<usize> = (0..inputs)
+        .filter(|pos| shards.owned.contains(&(pos / shard_rows)) && !shards.done.contains_key(&(pos / shard_rows)))
         .collect();
     let wanted: Vec<String> =
-        todo.iter().filter_map(|(_, e)| image_path(&e.img, &ctx.plan.input, split).ok()).collect();
+        todo.iter().filter_map(|&pos| image_path(&entries[pos].img, &ctx.plan.input, split).ok()).collect();
     let listed = Arc::new(ctx.input.existing(&wanted).await?);
     drop(wanted);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Outcome)>(RESULT_CHANNEL);
-    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), todo, listed, tx));
+    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), entries, todo, listed, tx));
     let mut sink = SplitSink::new(ctx, split, inputs, shards);
     let mut sink_result = Ok(());
     while let Some((pos, outcome)) = rx.recv().await {
@@ -115,7 +113,8 @@ pub async fn run_split(
 async fn produce(
     ctx: Ctx,
     split: SplitPlan,
-    entries: Vec<(usize, Entry<StoredRow>)>,
+    entries: Arc<Vec<Entry<StoredRow>>>,
+    todo: Vec<usize>,
     listed: Arc<HashSet<ObjPath>>,
     tx: tokio::sync::mpsc::Sender<(usize, Outcome)>,
 ) -> Result<()> {
@@ -123,8 +122,8 @@ async fn produce(
     let fetch_ctx = ctx.clone();
     let split = Arc::new(split);
     let fetch_split = split.clone();
-    let mut outcomes = stream::iter(entries)
-        .map(move |(pos, entry)| fetch(fetch_ctx.clone(), fetch_split.clone(), listed.clone(), pos, entry))
+    let mut outcomes = stream::iter(todo)
+        .map(move |pos| fetch(fetch_ctx.clone(), fetch_split.clone(), listed.clone(), entries.clone(), pos))
         .buffered(run.read_concurrency)
         .map(move |fetched| work(ctx.clone(), split.clone(), fetched))
         .buffered(run.in_flight);
@@ -138,7 +137,8 @@ async fn produce(
 
 struct Fetched {
     pos: usize,
-    entry: Entry<StoredRow>,
+    /// The split's rows; this one is `entries[pos]`.
+    entries: Arc<Vec<Entry<StoredRow>>>,
     source: String,
     bytes: std::result::Result<Input, InputError>,
     read_seconds: f64,
@@ -151,10 +151,11 @@ async fn fetch(
     ctx: Ctx,
     split: Arc<SplitPlan>,
     listed: Arc<HashSet<ObjPath>>,
+    entries: Arc<Vec<Entry<StoredRow>>>,
     pos: usize,
-    entry: Entry<StoredRow>,
 ) -> Result<Fetched> {
     let t0 = Instant::now();
+    let entry = &entries[pos];
     let _reading = ctx.queues.enter(Queue::Reading);
     let source = image_path(&entry.img, &ctx.plan.input, &split);
     let not_found = |path: &str| InputError::new(Stage::Read, format!("image not found: {}", ctx.input.describe(path)));
@@ -179,12 +180,13 @@ async fn fetch(
             (path, bytes)
         }
     };
-    Ok(Fetched { pos, entry, source, bytes, read_seconds: t0.elapsed().as_secs_f64() })
+    Ok(Fetched { pos, entries, source, bytes, read_seconds: t0.elapsed().as_secs_f64() })
 }
 
 async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Result<(usize, Outcome)> {
     let f = fetched?;
-    let Fetched { pos, entry, source, bytes, read_seconds } = f;
+    let Fetched { pos, entries, source, bytes, read_seconds } = f;
+    let entry = &entries[pos];
     let reject = |e: InputError, entry: &Entry<StoredRow>, source: &str| {
         Outcome::Reject(RejectRecord {
             key: entry.key.clone(),
@@ -196,7 +198,7 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     };
     let bytes = match bytes {
         Ok(b) => b,
-        Err(e) => return Ok((pos, reject(e, &entry, &source))),
+        Err(e) => return Ok((pos, reject(e, entry, &source))),
     };
     let cells = entry.polygons.clone().unwrap_or_default();
     let decoder = decoder_for(&source, ctx.plan.input.format);
@@ -244,10 +246,10 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
             let row = Row { image_id, split, source, polygons, processed, pages };
             Outcome::Row(Box::new(row), read_seconds, times)
         }
-        Ok(Err(e)) => reject(e, &entry, &source),
+        Ok(Err(e)) => reject(e, entry, &source),
         Err(panic) => reject(
             InputError::new(Stage::Internal, format!("internal error while processing (please report): {panic}")),
-            &entry,
+            entry,
             &source,
         ),
     };
@@ -384,6 +386,9 @@ impl SplitSink {
             clipped_points: shard.clipped_points,
         };
         journal::write(&self.ctx.output, &record).await?;
+        // What the shard's rows and buffers left freed goes back to the system (see
+        // [`crate::memory`]): the heap would otherwise keep what each shard fragmented.
+        crate::memory::release_freed();
         Ok(record)
     }
 

@@ -43,23 +43,6 @@ pub struct Entry<P = Polygons> {
     pub polygons: std::result::Result<P, InputError>,
 }
 
-impl<P: Default> Entry<P> {
-    /// A copy of this row with its polygons moved into it; `self` keeps its identity (key,
-    /// `img`, `image_id`) and whether it was usable, but no polygons.
-    pub fn take_polygons(&mut self) -> Entry<P> {
-        let placeholder = match &self.polygons {
-            Ok(_) => Ok(P::default()),
-            Err(e) => Err(e.clone()),
-        };
-        Entry {
-            key: self.key.clone(),
-            img: self.img.clone(),
-            image_id: self.image_id.clone(),
-            polygons: std::mem::replace(&mut self.polygons, placeholder),
-        }
-    }
-}
-
 /// Parse an annotation file for the given label columns, polygons in memory.
 ///
 /// # Errors
@@ -547,18 +530,6 @@ mod tests {
 
     fn labels() -> Vec<String> {
         vec!["R1".into(), "L1".into()]
-    }
-
-    #[test]
-    fn take_polygons_moves_them_and_keeps_identity_and_usability() {
-        let json = r#"{"img": {"0": "a.png", "1": "b.png"},
-            "R1": {"0": [[0, 0], [4, 0], [4, 4]], "1": "bad"}, "L1": {"0": "None", "1": "None"}}"#;
-        let mut e = parse(json.as_bytes(), "t.json", &labels()).unwrap();
-        let moved = e[0].take_polygons();
-        assert_eq!(moved.polygons.unwrap()[0].as_ref().unwrap().len(), 3);
-        assert_eq!((e[0].image_id.as_str(), e[0].polygons.as_ref().map(Vec::len)), ("a", Ok(0)));
-        let bad = e[1].take_polygons();
-        assert!(bad.polygons.is_err() && e[1].polygons.is_err());
     }
 
     #[test]

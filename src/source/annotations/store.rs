@@ -6,7 +6,7 @@
 //! processed. At 16 bytes a vertex, 2,000 images of 20 ribs of 40 vertices hold 26 MB, and
 //! 100,000 images 1.3 GB; written to a file they sit in the page cache (which the kernel may
 //! evict), not in the process, and each row reads back its ~13 KB when its image is worked
-//! on. Each row keeps only a [`CellRef`] per label.
+//! on. Each row keeps only a [`CellRef`] (8 bytes) per label.
 //!
 //! The file is created with `tempfile::tempfile` in the temporary directory (`TMPDIR`) and
 //! is unlinked at once, so nothing is left behind, whatever way the process ends. Where no
@@ -17,21 +17,35 @@ use super::{Polygon, Polygons};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-/// Where one label cell's vertices are in a store; `points == 0` is an absent rib (a polygon
-/// has at least 3 vertices).
+/// Where one label cell's vertices are in a store, in 8 bytes (every usable row keeps one
+/// per label for the whole run, so its size is per-row memory): the first vertex's index in
+/// the top [`VERTEX_INDEX_BITS`] bits, the vertex count in the low [`POINT_BITS`]. A count of 0
+/// is an absent rib (a polygon has at least 3 vertices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CellRef {
-    offset: u64,
-    points: u32,
-}
+pub struct CellRef(u64);
+
+/// Bits of a [`CellRef`] holding the vertex count: up to 16,777,215 vertices in one polygon.
+const POINT_BITS: u32 = 24;
+/// Bits of a [`CellRef`] holding the first vertex's index: 2^40 vertices (16 TiB) in a store.
+const VERTEX_INDEX_BITS: u32 = 64 - POINT_BITS;
 
 impl CellRef {
     /// An absent rib.
-    pub const ABSENT: CellRef = CellRef { offset: 0, points: 0 };
+    pub const ABSENT: CellRef = CellRef(0);
 
     /// Whether the rib is absent.
     pub fn is_absent(&self) -> bool {
-        self.points == 0
+        self.points() == 0
+    }
+
+    /// Number of vertices.
+    fn points(&self) -> usize {
+        (self.0 & ((1 << POINT_BITS) - 1)) as usize
+    }
+
+    /// Byte offset of the first vertex in the store.
+    fn offset(&self) -> u64 {
+        (self.0 >> POINT_BITS) * VERTEX_BYTES as u64
     }
 }
 
@@ -45,14 +59,17 @@ impl Block {
     /// The cell made of vertices `range` of the block.
     ///
     /// # Errors
-    /// An empty range, or one of more than `u32::MAX` vertices.
+    /// An empty range, one of more than 16,777,215 vertices, or a store past 2^40 vertices.
     pub fn cell(&self, range: std::ops::Range<usize>) -> Result<CellRef, String> {
-        match u32::try_from(range.len()) {
-            Ok(points) if points > 0 => {
-                Ok(CellRef { offset: self.offset + (range.start * VERTEX_BYTES) as u64, points })
-            }
-            _ => Err(format!("a stored polygon needs 1 to {} vertices, got {}", u32::MAX, range.len())),
+        let max_points = (1usize << POINT_BITS) - 1;
+        if range.is_empty() || range.len() > max_points {
+            return Err(format!("a stored polygon needs 1 to {max_points} vertices, got {}", range.len()));
         }
+        let first = self.offset / VERTEX_BYTES as u64 + range.start as u64;
+        if first >> VERTEX_INDEX_BITS != 0 {
+            return Err(format!("the temporary polygon store is full (2^{VERTEX_INDEX_BITS} vertices)"));
+        }
+        Ok(CellRef(first << POINT_BITS | range.len() as u64))
     }
 }
 
@@ -154,14 +171,14 @@ impl PolygonStore {
     }
 
     fn polygon(&self, cell: &CellRef) -> io::Result<Polygon> {
-        let size = cell.points as usize * VERTEX_BYTES;
-        if cell.offset.checked_add(size as u64).is_none_or(|end| end > self.len) {
+        let (offset, size) = (cell.offset(), cell.points() * VERTEX_BYTES);
+        if offset.checked_add(size as u64).is_none_or(|end| end > self.len) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{cell:?} is outside the polygon store")));
         }
         let mut bytes = vec![0u8; size];
         match &self.backing {
-            Backing::File(f) => read_exact_at(f, &mut bytes, cell.offset)?,
-            Backing::Memory(v) => bytes.copy_from_slice(&v[cell.offset as usize..][..size]),
+            Backing::File(f) => read_exact_at(f, &mut bytes, offset)?,
+            Backing::Memory(v) => bytes.copy_from_slice(&v[offset as usize..][..size]),
         }
         let f = |b: &[u8]| f64::from_le_bytes(b.try_into().expect("8 bytes"));
         Ok(bytes.chunks_exact(VERTEX_BYTES).map(|v| [f(&v[..8]), f(&v[8..])]).collect())
@@ -206,7 +223,8 @@ mod tests {
         let store = w.finish().unwrap();
         let row = store.load(&[rb, CellRef::ABSENT, ra]).unwrap();
         assert_eq!(row, vec![Some(b), None, Some(a)]);
-        let outside = CellRef { offset: 45 * 16 - 8, points: 1 };
+        let (last, outside) = (CellRef(44 << POINT_BITS | 1), CellRef(44 << POINT_BITS | 2));
+        assert_eq!(store.load(&[last]).unwrap(), vec![Some(vec![[3.0, 4.0]])]);
         let err = store.load(&[outside]).unwrap_err();
         assert!(err.to_string().contains("outside the polygon store"), "{err}");
     }
@@ -226,6 +244,13 @@ mod tests {
     #[test]
     fn empty_cells_are_refused() {
         let block = PolygonWriter::in_memory().append_block(&[]).unwrap();
-        assert!(block.cell(0..0).unwrap_err().contains("1 to 4294967295 vertices, got 0"));
+        assert!(block.cell(0..0).unwrap_err().contains("1 to 16777215 vertices, got 0"));
+        assert!(block.cell(0..1 << 24).unwrap_err().contains("got 16777216"));
+        assert!(block.cell((1 << 24) - 1..1 << 24).is_ok());
+        let far = Block { offset: (1u64 << VERTEX_INDEX_BITS) * VERTEX_BYTES as u64 - 16 };
+        assert!(far.cell(0..1).is_ok());
+        assert!(far.cell(1..2).unwrap_err().contains("store is full"));
+        assert_eq!(std::mem::size_of::<StoredRow>(), 16, "a boxed slice");
+        assert_eq!(std::mem::size_of::<CellRef>(), 8);
     }
 }

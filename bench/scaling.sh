@@ -31,34 +31,7 @@ if [[ -z "$DATA" ]]; then
   [[ -f "$DATA/Vindr_RibCXR_val_mask.json" ]] || "$BIN" -q synth --out "$DATA" --n 200
 fi
 
-# dataset of N inputs: the first N entries of the base dataset, or copies under new names
-make_dataset() {  # base, n, dir
-  python3 - "$1" "$2" "$3" <<'PYEOF'
-import json, os, sys
-base, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-if os.path.exists(os.path.join(out, ".done")):
-    sys.exit(0)
-files = [("Vindr_RibCXR_train_mask.json", 0.8), ("Vindr_RibCXR_val_mask.json", 0.2)]
-for name, share in files:
-    cols = json.load(open(os.path.join(base, name)))
-    keys = list(cols["img"].keys())
-    want = max(1, round(n * share))
-    new = {c: {} for c in cols}
-    for i in range(want):
-        k = keys[i % len(keys)]
-        src = cols["img"][k]
-        copy = i // len(keys)
-        rel = src if copy == 0 else os.path.join(os.path.dirname(src), f"c{copy}_" + os.path.basename(src))
-        dst = os.path.join(out, rel)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        if not os.path.lexists(dst):
-            os.symlink(os.path.abspath(os.path.join(base, src)), dst)
-        for c in cols:
-            new[c][str(i)] = rel if c == "img" else cols[c][k]
-    json.dump(new, open(os.path.join(out, name), "w"))
-open(os.path.join(out, ".done"), "w").write("ok")
-PYEOF
-}
+source "$ROOT/bench/datasets.sh"
 
 measure() {  # label n dataset extra-args... → one JSON line
   local label="$1" n="$2" data="$3"; shift 3

@@ -15,7 +15,7 @@ pub struct Args {
 
 /// Run `inspect`.
 pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
-    let summary = super::runtime()?.block_on(async {
+    let summary = super::runtime(super::MIN_BLOCKING_THREADS)?.block_on(async {
         let ds = Dataset::open(&a.output).await?;
         stats::summarize(&ds).await
     })?;

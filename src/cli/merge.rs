@@ -12,7 +12,7 @@ pub struct Args {
 
 /// Run `merge`: exit 0 when complete, 3 when complete with rejects, 1 when it refuses.
 pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
-    let manifest = super::runtime()?.block_on(pipeline::merge(&a.output))?;
+    let manifest = super::runtime(super::MIN_BLOCKING_THREADS)?.block_on(pipeline::merge(&a.output))?;
     let mut rejected = 0;
     for s in &manifest.splits {
         println!("{:<12} {:>6} rows {:>4} rejected {:>4} shards", s.name, s.rows, s.rejected, s.shards.len());

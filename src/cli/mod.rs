@@ -126,11 +126,46 @@ fn init_logging(quiet: bool, verbose: u8) {
         .init();
 }
 
-/// A multi-threaded tokio runtime for the async shell.
-pub fn runtime() -> cxrshard::Result<tokio::runtime::Runtime> {
+/// Threads the runtime may start for blocking work when nothing asks for more: opening and
+/// mapping (or reading) local files, writing local upload parts, encoding row groups. Each of
+/// these is short; with tokio's default bound (512, each thread kept 10 s after its last task) a
+/// run gathered 9–11 of them, every one with its own allocator cache, and its peak memory grew
+/// with its length: 2,000 images 53.6 → 50.2 MB (200 images 49.7 → 48.8) with 4, at the same
+/// speed (medians of 7 alternated runs).
+pub const MIN_BLOCKING_THREADS: usize = 4;
+
+/// A multi-threaded tokio runtime for the async shell, with at most `blocking_threads` threads
+/// for blocking work (at least [`MIN_BLOCKING_THREADS`]).
+pub fn runtime(blocking_threads: usize) -> cxrshard::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cxrshard-io")
+        .max_blocking_threads(blocking_threads.max(MIN_BLOCKING_THREADS))
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Blocking work waits for one of the bounded threads instead of starting a thread each:
+    /// 16 tasks that each hold their thread for 20 ms run on at most the bound's threads.
+    #[test]
+    fn blocking_work_runs_on_a_bounded_set_of_threads() {
+        let threads = super::runtime(1).unwrap().block_on(async {
+            let tasks: Vec<_> = (0..16)
+                .map(|_| {
+                    tokio::task::spawn_blocking(|| {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        std::thread::current().id()
+                    })
+                })
+                .collect();
+            let mut ids = std::collections::HashSet::new();
+            for t in tasks {
+                ids.insert(t.await.unwrap());
+            }
+            ids.len()
+        });
+        assert!((1..=super::MIN_BLOCKING_THREADS).contains(&threads), "{threads} threads");
+    }
 }

@@ -30,7 +30,7 @@ pub struct Args {
 
 /// Run `preview`.
 pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
-    let (img, what) = super::runtime()?.block_on(render(&a))?;
+    let (img, what) = super::runtime(super::MIN_BLOCKING_THREADS)?.block_on(render(&a))?;
     img.save(&a.out).map_err(|e| Error::Output(format!("{}: cannot write PNG: {e}", a.out.display())))?;
     println!("wrote {} ({}x{} px): {what}", a.out.display(), img.width(), img.height());
     Ok(ExitCode::SUCCESS)

@@ -81,7 +81,8 @@ pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
 /// Run a validated plan and print the summary. Exit code 0 when every input became a row,
 /// [`super::EXIT_REJECTS`] when the dataset is complete but some inputs were rejected.
 pub fn execute(plan: Plan, opts: RunOptions) -> cxrshard::Result<ExitCode> {
-    let outcome = super::runtime()?.block_on(pipeline::run(plan, opts))?;
+    // Every read in flight may hold a blocking thread (a local file being opened and mapped).
+    let outcome = super::runtime(plan.run.read_concurrency)?.block_on(pipeline::run(plan, opts))?;
     if let Some(p) = &outcome.partition {
         print_summary(&outcome);
         println!(

@@ -19,7 +19,7 @@ pub struct Args {
 pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
     let plan = config::load(&a.pipeline, &a.overrides.into_overrides())?;
     println!("pipeline file {}: valid", a.pipeline.display());
-    let report = super::runtime()?.block_on(check_inputs(&plan))?;
+    let report = super::runtime(plan.run.read_concurrency)?.block_on(check_inputs(&plan))?;
     for (name, entries, found) in &report.splits {
         println!("split {name:<12} {entries:>6} annotated images, {found:>6} found");
     }

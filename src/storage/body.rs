@@ -92,9 +92,8 @@ fn release_range(map: &memmap2::Mmap, offset: usize, len: usize) {
     // SAFETY: a shared, read-only file mapping (memmap2's `map`: `MAP_SHARED`, `PROT_READ`),
     // never written: dropping its pages from the process loses nothing, and the next read of
     // them maps the page cache's pages of the file again (the same bytes, as long as the file
-    // is not changed meanwhile; see the module docs). The
-    // range is inside the mapping (checked by the caller). Only a hint: a failure changes
-    // nothing but memory use.
+    // is not changed meanwhile; see the module docs). The range is inside the mapping (checked
+    // by the caller). Only a hint: a failure changes nothing but memory use.
     let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
 }
 
@@ -160,9 +159,9 @@ fn map_file(file: &std::fs::File, path: &std::path::Path, range: Range<u64>) -> 
         )));
     }
     // SAFETY: a shared read-only map (`MAP_SHARED`, `PROT_READ`), only ever read through the
-    // returned `Bytes`. Another
-    // process changing the file meanwhile changes what is read, as a concurrent write would
-    // with `read`; truncating it makes reads past the new end raise SIGBUS (see the module docs).
+    // returned `Bytes`. Another process changing the file meanwhile changes what is read, as a
+    // concurrent write would with `read`; truncating it makes reads past the new end raise
+    // SIGBUS (see the module docs).
     let map = unsafe { memmap2::MmapOptions::new().offset(range.start).len(len).map(file) }.map_err(fail)?;
     // Only a hint (and only on Unix): a failure changes nothing but timing.
     #[cfg(unix)]

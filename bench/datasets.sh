@@ -1,5 +1,15 @@
-# Sourced by the bench scripts: datasets of any size made from one VinDr-RibCXR-layout dataset.
+# Sourced by the bench scripts: their default dataset, and datasets of any size made from one
+# VinDr-RibCXR-layout dataset.
 #
+#   default_dataset BIN OUT   (prints the dataset's path)
+#
+# `BIN synth --n 200` (16-bit DICOMs of 2000-3000 px), generated once into OUT/synth200.
+default_dataset() {  # bin, out
+  local d="$2/synth200"
+  [[ -f "$d/Vindr_RibCXR_val_mask.json" ]] || "$1" -q synth --out "$d" --n 200 >&2
+  echo "$d"
+}
+
 #   make_dataset BASE N DIR
 #
 # DIR gets N inputs: the first N entries of BASE's annotation files (80% train, 20% val), and

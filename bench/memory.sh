@@ -31,11 +31,8 @@ if [[ -z "$BIN" ]]; then
   cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
   BIN="$ROOT/target/release/cxrshard"
 fi
-if [[ -z "$DATA" ]]; then
-  DATA="$OUT/synth200"
-  [[ -f "$DATA/Vindr_RibCXR_val_mask.json" ]] || "$BIN" -q synth --out "$DATA" --n 200
-fi
 source "$ROOT/bench/datasets.sh"
+[[ -n "$DATA" ]] || DATA="$(default_dataset "$BIN" "$OUT")"
 for n in $SIZES; do make_dataset "$DATA" "$n" "$OUT/scaling-n$n"; done
 cat "$DATA"/data/*/img/* > /dev/null  # warm page cache
 

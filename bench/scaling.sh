@@ -26,12 +26,8 @@ done
 mkdir -p "$OUT"
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
 BIN="$ROOT/target/release/cxrshard"
-if [[ -z "$DATA" ]]; then
-  DATA="$OUT/synth200"
-  [[ -f "$DATA/Vindr_RibCXR_val_mask.json" ]] || "$BIN" -q synth --out "$DATA" --n 200
-fi
-
 source "$ROOT/bench/datasets.sh"
+[[ -n "$DATA" ]] || DATA="$(default_dataset "$BIN" "$OUT")"
 
 measure() {  # label n dataset extra-args... → one JSON line
   local label="$1" n="$2" data="$3"; shift 3

@@ -73,11 +73,20 @@ fn stages(c: &mut Criterion) {
             resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, |_| {}).unwrap()
         })
     });
+    // The same with every sample looked up in the table (its affine form, if any, dropped):
+    // what `run` does for chains that are not affine, and did for all before.
+    g.bench_function("window_and_resize_lookup", |b| {
+        b.iter(|| {
+            let (mut table, _) = window::table(black_box(&src), &plan.image).unwrap();
+            table.affine = None;
+            resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, |_| {}).unwrap()
+        })
+    });
     // The least per-sample work of any pipeline that windows before resizing, as the reference
     // does: one table lookup per sample, summed, no output. A lower bound, not a stage.
     g.bench_function("lookup_only", |b| {
         let (table, _) = window::table(&src, &plan.image).unwrap();
-        let window::Table::U8(t) = &table else { panic!("a uint8 table") };
+        let window::Values::U8(t) = &table.values else { panic!("a uint8 table") };
         let t: &[u8; 65536] = t.as_slice().try_into().expect("a table of every 16-bit pattern");
         let Samples::U16(words) = &src.samples else { panic!("16-bit samples") };
         b.iter(|| black_box(&words[..]).iter().map(|&s| u64::from(t[usize::from(s)])).sum::<u64>())

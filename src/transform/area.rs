@@ -21,7 +21,7 @@
 //! variant); the caller keeps its general resizer for it.
 
 /// Source rows filtered horizontally together (lanes of the horizontal pass).
-const LANES: usize = 8;
+pub const LANES: usize = 8;
 
 /// An output sample type OpenCV's `INTER_AREA` handles exactly here.
 pub trait AreaPixel: Copy + Default {
@@ -67,7 +67,7 @@ area_pixel!(u16);
 /// fraction bits, so the FPU's round-to-nearest-even does it (a library call otherwise, on
 /// x86-64 without SSE4.1); larger magnitudes are integers already.
 #[inline(always)]
-fn round_half_even(v: f32) -> f32 {
+pub(crate) fn round_half_even(v: f32) -> f32 {
     const TWO_23: f32 = 8_388_608.0;
     if v.abs() < TWO_23 {
         // Sign-symmetric: round |v|, give the sign back (-0.4 → -0.0, then clamped to 0).
@@ -104,6 +104,22 @@ pub fn resize_passing<S: Copy, T: AreaPixel>(
     value: impl Fn(S) -> T,
     passed: impl FnMut(usize),
 ) -> Option<Vec<T>> {
+    let fill = |block: &mut [f32], src: &[S], sw: usize| fill_block(block, src, sw, &value);
+    resize_filled(samples, (sw, sh), (dw, dh), &value, fill, passed)
+}
+
+/// [`resize_passing`] with the rows' values written by `fill(block, rows, sw)` in the general
+/// case: `block[sx * LANES + lane]` must become `value(rows[lane * sw + sx])` as `f32`, for
+/// the (up to [`LANES`]) rows given. A faster equal of the lookup (`transform::affine`) goes
+/// here; `value` still serves integer scales.
+pub fn resize_filled<S: Copy, T: AreaPixel>(
+    samples: &[S],
+    (sw, sh): (usize, usize),
+    (dw, dh): (usize, usize),
+    value: impl Fn(S) -> T,
+    fill: impl Fn(&mut [f32], &[S], usize),
+    passed: impl FnMut(usize),
+) -> Option<Vec<T>> {
     if !applies((sw, sh), (dw, dh)) || sw.checked_mul(sh) != Some(samples.len()) {
         return None;
     }
@@ -115,7 +131,7 @@ pub fn resize_passing<S: Copy, T: AreaPixel>(
     Some(if fast {
         integer_scale(samples, sw, (dw, dh), (ix as usize, iy as usize), value, passed)
     } else {
-        general(samples, (sw, sh), (dw, dh), (scale_x, scale_y), value, passed)
+        general(samples, (sw, sh), (dw, dh), (scale_x, scale_y), fill, passed)
     })
 }
 
@@ -189,7 +205,7 @@ fn general<S: Copy, T: AreaPixel>(
     (sw, sh): (usize, usize),
     (dw, dh): (usize, usize),
     (scale_x, scale_y): (f64, f64),
-    value: impl Fn(S) -> T,
+    fill: impl Fn(&mut [f32], &[S], usize),
     mut passed: impl FnMut(usize),
 ) -> Vec<T> {
     let xtab = area_tab(sw, dw, scale_x);
@@ -199,7 +215,7 @@ fn general<S: Copy, T: AreaPixel>(
     xtab.iter().for_each(|t| xofs[t.di + 1] += 1);
     (0..dw).for_each(|dx| xofs[dx + 1] += xofs[dx]);
     // block[sx * LANES + lane]: the value of column sx of source row `start + lane`.
-    let mut block = vec![T::default(); sw * LANES];
+    let mut block = vec![0f32; sw * LANES];
     // rows[lane * dw + dx]: those rows filtered horizontally (OpenCV's `buf`, per row).
     let mut rows = vec![0f32; dw * LANES];
     let mut start = usize::MAX;
@@ -213,7 +229,7 @@ fn general<S: Copy, T: AreaPixel>(
             passed(t.si * sw);
             start = t.si;
             let lanes = LANES.min(sh - start);
-            fill_block(&mut block, &samples[start * sw..(start + lanes) * sw], sw, &value);
+            fill(&mut block, &samples[start * sw..(start + lanes) * sw], sw);
             filter_rows(&block, &xtab, &xofs, dw, &mut rows);
         }
         let buf = &rows[(t.si - start) * dw..][..dw];
@@ -239,7 +255,7 @@ fn general<S: Copy, T: AreaPixel>(
 /// block goes [`LANES`] columns at a time: an 8 × 8 tile read from the eight rows, written
 /// as 64 contiguous values.
 #[inline(always)]
-fn fill_block<S: Copy, T: AreaPixel>(block: &mut [T], src: &[S], sw: usize, value: &impl Fn(S) -> T) {
+fn fill_block<S: Copy, T: AreaPixel>(block: &mut [f32], src: &[S], sw: usize, value: &impl Fn(S) -> T) {
     if src.len() == sw * LANES {
         let rows: [&[S]; LANES] = std::array::from_fn(|l| &src[l * sw..(l + 1) * sw]);
         let tiles = sw / LANES;
@@ -248,19 +264,19 @@ fn fill_block<S: Copy, T: AreaPixel>(block: &mut [T], src: &[S], sw: usize, valu
                 std::array::from_fn(|l| rows[l][t * LANES..][..LANES].try_into().expect("LANES samples"));
             for (x, cell) in out.chunks_exact_mut(LANES).enumerate() {
                 let column: [T; LANES] = std::array::from_fn(|l| value(tile[l][x]));
-                cell.copy_from_slice(&column);
+                cell.copy_from_slice(&column.map(T::to_f32));
             }
         }
         for sx in tiles * LANES..sw {
             for (lane, row) in rows.iter().enumerate() {
-                block[sx * LANES + lane] = value(row[sx]);
+                block[sx * LANES + lane] = value(row[sx]).to_f32();
             }
         }
         return;
     }
     for (lane, row) in src.chunks_exact(sw).enumerate() {
         for (cell, &s) in block[lane..].iter_mut().step_by(LANES).zip(row) {
-            *cell = value(s);
+            *cell = value(s).to_f32();
         }
     }
 }
@@ -268,13 +284,13 @@ fn fill_block<S: Copy, T: AreaPixel>(block: &mut [T], src: &[S], sw: usize, valu
 /// Horizontal pass of the block's rows: `buf[dx] = 0 + v[si0]·a0 + v[si1]·a1 + ...` in table
 /// order, as OpenCV does, for all lanes at once.
 #[inline(always)]
-fn filter_rows<T: AreaPixel>(block: &[T], xtab: &[Tap], xofs: &[usize], dw: usize, rows: &mut [f32]) {
+fn filter_rows(block: &[f32], xtab: &[Tap], xofs: &[usize], dw: usize, rows: &mut [f32]) {
     for dx in 0..dw {
         let mut acc = [0f32; LANES];
         for t in &xtab[xofs[dx]..xofs[dx + 1]] {
-            let col: &[T; LANES] = block[t.si * LANES..][..LANES].try_into().expect("LANES values");
+            let col: &[f32; LANES] = block[t.si * LANES..][..LANES].try_into().expect("LANES values");
             for (a, &v) in acc.iter_mut().zip(col) {
-                *a += v.to_f32() * t.alpha;
+                *a += v * t.alpha;
             }
         }
         for (lane, &a) in acc.iter().enumerate() {

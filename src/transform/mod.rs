@@ -4,6 +4,7 @@
 //! table ([`window::table`]) that the resize applies as it reads the samples
 //! ([`resize::resize_table`], [`area`]), so no native-size display image is made.
 
+pub mod affine;
 pub mod area;
 pub mod rasterize;
 pub mod resize;

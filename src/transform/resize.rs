@@ -10,8 +10,9 @@
 use crate::config::{Filter, ImagePlan, ResizeMode};
 use crate::error::{InputError, Stage};
 use crate::source::image::Samples;
+use crate::transform::affine::Affine;
 use crate::transform::area;
-use crate::transform::window::{Plane, Table};
+use crate::transform::window::{Plane, Table, Values};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
@@ -122,13 +123,15 @@ pub fn resize_table(
     let g = geometry(w, h, plan);
     if plan.filter == Filter::Area {
         let (native, content) = ((w as usize, h as usize), content_size(&g));
-        let fused = match table {
-            Table::U8(t) => area_lookup(samples, t, native, content, passed),
-            Table::U16(t) => area_lookup(samples, t, native, content, passed).map(|v| le_bytes(&v)),
-            Table::F32(_) => None,
+        // The affine form replaces the lookups where it runs vectorised (else a lookup is faster).
+        let affine = table.affine.filter(|_| Affine::vectorised());
+        let fused = match &table.values {
+            Values::U8(t) => area_lookup(samples, t, affine, native, content, passed),
+            Values::U16(t) => area_lookup(samples, t, affine, native, content, passed).map(|v| le_bytes(&v)),
+            Values::F32(_) => None,
         };
         if let Some(out) = fused {
-            let sample = if matches!(table, Table::U8(_)) { 1 } else { 2 };
+            let sample = if matches!(table.values, Values::U8(_)) { 1 } else { 2 };
             return Ok((place(out, &g, plan, sample), g));
         }
     }
@@ -137,22 +140,35 @@ pub fn resize_table(
 
 /// [`area::resize`] of the samples looked up in `table`; `None` when that is not an area
 /// downscale or the table does not cover every bit pattern (then the caller maps and resizes).
-/// The table as a fixed-size array lets a `u8`/`u16` index need no bounds check.
+/// The table as a fixed-size array lets a `u8`/`u16` index need no bounds check. With
+/// `affine` (equal to the table at every bit pattern) the general case computes the values
+/// instead of looking them up.
 fn area_lookup<T: area::AreaPixel>(
     samples: &Samples,
     table: &[T],
+    affine: Option<Affine>,
     native: (usize, usize),
     content: (usize, usize),
     passed: impl FnMut(usize),
 ) -> Option<Vec<T>> {
-    match samples {
-        Samples::U8(v) => {
+    match (samples, affine) {
+        (Samples::U8(v), None) => {
             let t: &[T; 256] = table.try_into().ok()?;
             area::resize_passing(v, native, content, |s| t[usize::from(s)], passed)
         }
-        Samples::U16(v) => {
+        (Samples::U16(v), None) => {
             let t: &[T; 65536] = table.try_into().ok()?;
             area::resize_passing(v, native, content, |s| t[usize::from(s)], passed)
+        }
+        (Samples::U8(v), Some(f)) => {
+            let t: &[T; 256] = table.try_into().ok()?;
+            let fill = |block: &mut [f32], rows: &[u8], sw: usize| f.fill_block(block, rows, sw);
+            area::resize_filled(v, native, content, |s| t[usize::from(s)], fill, passed)
+        }
+        (Samples::U16(v), Some(f)) => {
+            let t: &[T; 65536] = table.try_into().ok()?;
+            let fill = |block: &mut [f32], rows: &[u16], sw: usize| f.fill_block(block, rows, sw);
+            area::resize_filled(v, native, content, |s| t[usize::from(s)], fill, passed)
         }
     }
 }
@@ -266,9 +282,11 @@ mod tests {
         let (w, h) = (37u32, 23u32);
         let words: Vec<u16> = (0..w * h).map(|_| next() & 0x0fff).collect();
         let bytes: Vec<u8> = (0..w * h).map(|_| next() as u8).collect();
-        let u8_table = |n: usize| Table::U8((0..n).map(|i| (i * 7 % 251) as u8).collect());
-        let u16_table = |n: usize| Table::U16((0..n).map(|i| (i * 40_503 % 65_521) as u16).collect());
-        let f32_table = |n: usize| Table::F32((0..n).map(|i| (i % 1000) as f32 / 1000.0).collect());
+        let u8_table = |n: usize| Table::lookup_only(Values::U8((0..n).map(|i| (i * 7 % 251) as u8).collect()));
+        let u16_table =
+            |n: usize| Table::lookup_only(Values::U16((0..n).map(|i| (i * 40_503 % 65_521) as u16).collect()));
+        let f32_table =
+            |n: usize| Table::lookup_only(Values::F32((0..n).map(|i| (i % 1000) as f32 / 1000.0).collect()));
         for (samples, n) in [(Samples::U16(words.into()), 65536), (Samples::U8(bytes), 256)] {
             for (kind, table) in [("u8", u8_table(n)), ("u16", u16_table(n)), ("f32", f32_table(n))] {
                 for filter in [Filter::Area, Filter::Bilinear] {

@@ -14,6 +14,7 @@ use crate::config::{DType, ImagePlan, Normalize, WindowChoice};
 use crate::error::{InputError, Stage};
 pub use crate::source::image::stored_value;
 use crate::source::image::{Lut, Photometric, Samples, SourceImage, SourceKind, VoiFunction};
+use crate::transform::affine::Affine;
 
 /// A plane of output-typed samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,10 +241,21 @@ fn stretch(display: &mut [f64], present: &[bool]) {
     }
 }
 
-/// Output samples indexed by a sample's bit pattern: 256 entries for 8-bit samples, 65,536
-/// for 16-bit ones.
+/// The display chain's output for every bit pattern a sample can take, and, when one
+/// reproduces it exactly, its affine form (evaluated eight samples at a time by the resize).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Table {
+pub struct Table {
+    /// Output samples indexed by a sample's bit pattern: 256 entries for 8-bit samples,
+    /// 65,536 for 16-bit ones.
+    pub values: Values,
+    /// `Some` when `round(clamp(s · a + b))` in `f32` gives `values` at every bit pattern
+    /// ([`Affine::fit`]); integer outputs only.
+    pub affine: Option<Affine>,
+}
+
+/// A table's entries, in the output dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
     /// `uint8` output.
     U8(Vec<u8>),
     /// `uint16` output.
@@ -253,27 +265,47 @@ pub enum Table {
 }
 
 impl Table {
+    /// A table without an affine form (the resize looks every sample up).
+    pub fn lookup_only(values: Values) -> Table {
+        Table { values, affine: None }
+    }
+
     /// The table of the display values (one per stored value, a power of two of them) for
     /// every bit pattern of `samples`, scaled to `dtype` with rounding.
     fn new(samples: &Samples, display: &[f64], dtype: DType) -> Table {
         // `display` is per stored value (the low bits); the table covers every bit pattern.
-        fn spread<T: Copy>(samples: &Samples, display: &[f64], f: impl Fn(f64) -> T) -> Vec<T> {
-            let per_value: Vec<T> = display.iter().map(|&v| f(v)).collect();
+        fn spread<T: Copy>(samples: &Samples, per_value: &[T]) -> Vec<T> {
             (0..samples.lut_len()).map(|raw| per_value[raw & (per_value.len() - 1)]).collect()
         }
+        // Integer outputs: the per-value entries, and their affine form if one is exact.
+        fn integer<T: Copy + Into<f32>>(display: &[f64], max: f64, to: impl Fn(f64) -> T) -> (Vec<T>, Option<Affine>) {
+            let per_value: Vec<T> = display.iter().map(|&v| to((v * max).round())).collect();
+            let as_f32: Vec<f32> = per_value.iter().map(|&t| t.into()).collect();
+            let affine = Affine::fit(display, &as_f32, max);
+            (per_value, affine)
+        }
         match dtype {
-            DType::Uint8 => Table::U8(spread(samples, display, |v| (v * 255.0).round() as u8)),
-            DType::Uint16 => Table::U16(spread(samples, display, |v| (v * 65535.0).round() as u16)),
-            DType::Float32 => Table::F32(spread(samples, display, |v| v as f32)),
+            DType::Uint8 => {
+                let (per_value, affine) = integer(display, 255.0, |v| v as u8);
+                Table { values: Values::U8(spread(samples, &per_value)), affine }
+            }
+            DType::Uint16 => {
+                let (per_value, affine) = integer(display, 65535.0, |v| v as u16);
+                Table { values: Values::U16(spread(samples, &per_value)), affine }
+            }
+            DType::Float32 => {
+                let per_value: Vec<f32> = display.iter().map(|&v| v as f32).collect();
+                Table::lookup_only(Values::F32(spread(samples, &per_value)))
+            }
         }
     }
 
     /// Map every sample through the table.
     pub fn map(&self, samples: &Samples) -> Plane {
-        match self {
-            Table::U8(t) => Plane::U8(lookup(samples, t)),
-            Table::U16(t) => Plane::U16(lookup(samples, t)),
-            Table::F32(t) => Plane::F32(lookup(samples, t)),
+        match &self.values {
+            Values::U8(t) => Plane::U8(lookup(samples, t)),
+            Values::U16(t) => Plane::U16(lookup(samples, t)),
+            Values::F32(t) => Plane::F32(lookup(samples, t)),
         }
     }
 }

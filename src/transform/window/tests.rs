@@ -192,3 +192,72 @@ fn padding_is_black_and_outside_the_minmax_range() {
     assert_eq!((w.center, w.width), (200.0, 200.0), "min..max of 100 and 300 only");
     assert_eq!(plane, Plane::U8(vec![0, 255, 0, 0]), "MONOCHROME1: 100 → white, 300 → black, padding → 0");
 }
+
+/// Display chains of every common kind: their affine form, when one is kept, is the table at
+/// every bit pattern, and resizing through it gives the lookup's bytes. Most chains get one
+/// (both the `f32` and the `f64` form occur); SIGMOID, padding and signed data do not.
+#[test]
+fn the_affine_form_is_the_table_and_resizes_alike() {
+    let mut x = 0x2545_f491u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (w, h) = (301u32, 157u32);
+    let (mut chains, mut narrow, mut wide) = (0, 0, 0);
+    for i in 0..96 {
+        let bits = [10u16, 12, 14, 16][i % 4];
+        let words: Vec<u16> = (0..w * h).map(|_| next() as u16).collect();
+        let mut img = dicom(words, [Photometric::Monochrome1, Photometric::Monochrome2][i / 4 % 2]);
+        (img.width, img.height, img.bits_stored) = (w, h, bits);
+        let top = f64::from(1u32 << bits);
+        img.rescale = [None, Some((0.5, 0.0)), Some((2.0, -1024.0)), Some((1.0, 7.0))][i / 8 % 4];
+        let centre = top * (0.2 + 0.6 * (next() % 1000) as f64 / 1000.0);
+        let width = (top * (0.05 + 0.9 * (next() % 1000) as f64 / 1000.0)).round() + (next() % 100) as f64 / 100.0;
+        img.windows = vec![(centre, width)];
+        img.voi_function = [VoiFunction::Linear, VoiFunction::LinearExact][i / 32 % 2];
+        let mut p = plan(WindowChoice::File, [DType::Uint8, DType::Uint16][i / 64]);
+        (p.width, p.height) = (64, 40);
+        p.normalize = if i % 3 == 0 { Normalize::MinMax } else { Normalize::None };
+        let (mut table, _) = table(&img, &p).unwrap();
+        chains += 1;
+        let Some(f) = table.affine else { continue };
+        if f.is_wide() {
+            wide += 1
+        } else {
+            narrow += 1
+        }
+        let every = |v: &dyn Fn(usize) -> f32| (0..=u16::MAX).all(|s| f.value(s) == v(usize::from(s)));
+        match &table.values {
+            Values::U8(t) => assert!(every(&|s| f32::from(t[s])), "chain {i}: u8 table"),
+            Values::U16(t) => assert!(every(&|s| f32::from(t[s])), "chain {i}: u16 table"),
+            Values::F32(_) => panic!("float tables have no affine form"),
+        }
+        let through = crate::transform::resize::resize_table(&img.samples, &table, w, h, &p, |_| {}).unwrap();
+        table.affine = None;
+        let looked_up = crate::transform::resize::resize_table(&img.samples, &table, w, h, &p, |_| {}).unwrap();
+        assert_eq!(through, looked_up, "chain {i}: resized through the affine form");
+    }
+    assert!(narrow + wide >= chains * 9 / 10, "{} of {chains} chains fitted", narrow + wide);
+    assert!(narrow > 0 && wide > 0, "f32 forms {narrow}, f64 forms {wide}");
+}
+
+#[test]
+fn chains_that_are_not_affine_keep_the_lookup() {
+    let p = plan(WindowChoice::File, DType::Uint8);
+    let ramp: Vec<u16> = (0..4096).collect();
+    let linear = dicom(ramp.clone(), Photometric::Monochrome2);
+    assert!(table(&linear, &p).unwrap().0.affine.is_some(), "a LINEAR window is affine");
+    let mut sigmoid = linear.clone();
+    sigmoid.voi_function = VoiFunction::Sigmoid;
+    assert!(table(&sigmoid, &p).unwrap().0.affine.is_none(), "SIGMOID");
+    let mut padded = linear.clone();
+    padded.luts.padding = Some(crate::source::image::Padding { value: 3000, limit: None });
+    assert!(table(&padded, &p).unwrap().0.affine.is_none(), "a padding value inside the ramp");
+    let mut signed = linear;
+    signed.signed = true;
+    assert!(table(&signed, &p).unwrap().0.affine.is_none(), "signed stored values wrap at the sign bit");
+    assert!(table(&signed, &plan(WindowChoice::File, DType::Float32)).unwrap().0.affine.is_none(), "float output");
+}

@@ -1,0 +1,366 @@
+//! A display table that is a rounded affine function of the stored value, computed eight
+//! samples at a time instead of looked up one by one.
+//!
+//! Role: the common display chains (rescale slope/intercept, a LINEAR or LINEAR_EXACT window,
+//! MONOCHROME1 inversion, min–max stretch) are affine in the stored value between the
+//! window's clamps, so their integer table is `round(clamp(s·a + b, 0, max))` for some `a`,
+//! `b`. [`Affine::fit`] finds such `a`, `b` in `f32` from the chain's `f64` values and keeps
+//! them only if they give the table's entry at **every** stored value (checked when the table
+//! is made): a kept [`Affine`] is the table, evaluated differently, never an approximation.
+//! Chains that are not affine (LUTs, SIGMOID, padding) or whose rounding the `f32` form misses
+//! are not fitted, and the resize looks samples up as before.
+//!
+//! [`Affine::fill_block`] writes the values of eight source rows, transposed, as the area
+//! resize's horizontal pass reads them (`transform::area`); with AVX2 (checked at run time)
+//! it converts, scales, clamps and rounds eight samples per instruction and transposes 8 × 8
+//! tiles in registers. The scalar [`Affine::value`] is the reference it reproduces (the same
+//! `f32` operations in the same order, no fused multiply-add).
+
+use crate::transform::area::LANES;
+
+/// `round_half_even(clamp((s & mask) · a + b, 0, max))` in `f32` or, where `f32` misses an
+/// entry, `f64`: equal to a display table at every sample value (see [`Affine::fit`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Affine {
+    mask: u16,
+    a: f64,
+    b: f64,
+    max: f64,
+    /// Evaluated in `f64` (the values above are then used as they are, else rounded to `f32`).
+    wide: bool,
+}
+
+/// A source sample type the vector fill reads (8- and 16-bit stored samples).
+pub trait Stored: Copy {
+    /// The sample as a 16-bit pattern.
+    fn bits(self) -> u16;
+}
+
+impl Stored for u8 {
+    #[inline(always)]
+    fn bits(self) -> u16 {
+        u16::from(self)
+    }
+}
+
+impl Stored for u16 {
+    #[inline(always)]
+    fn bits(self) -> u16 {
+        self
+    }
+}
+
+/// Offsets tried on `b` of the `f64` form when the plain fit misses an entry: a chain value
+/// exactly halfway between two outputs rounds away from zero in the table and to even here.
+/// A nudge far above `f64`'s error on these values (~1e-13 of the output's range) and far
+/// below their usual distance from a half (~1e-5 for 16,384 stored values) settles such ties
+/// and moves nothing else; the check against the table decides either way.
+const NUDGES: [f64; 3] = [0.0, 1e-7, -1e-7];
+
+impl Affine {
+    /// The `f32` (else `f64`) form of `table`, if one reproduces it exactly. `display[v]` is the chain's
+    /// value in 0..=1 for stored value `v` (a power of two of them, indexed by the low bits of
+    /// a sample), `table[v]` its output entry, `max` the output's largest value (255, 65535).
+    pub fn fit(display: &[f64], table: &[f32], max: f64) -> Option<Affine> {
+        let n = display.len();
+        if !n.is_power_of_two() || n > 1 << 16 || table.len() != n {
+            return None;
+        }
+        // The line through the first and last unclamped values spans the whole ramp.
+        let inside = |i: &usize| display[*i] > 0.0 && display[*i] < 1.0;
+        let i1 = (0..n).find(inside)?;
+        let i2 = (0..n).rev().find(inside)?;
+        if i2 == i1 {
+            return None;
+        }
+        let a = max * (display[i2] - display[i1]) / (i2 - i1) as f64;
+        let b = max * display[i1] - a * i1 as f64;
+        if !(a.is_finite() && b.is_finite()) {
+            return None;
+        }
+        // `f32` first (eight lanes an instruction, against four): its rounding of `a` and `b`
+        // and of each product misses an entry now and then on 14- to 16-bit ramps.
+        let mask = (n - 1) as u16;
+        let narrow = Affine { mask, a: f64::from(a as f32), b: f64::from(b as f32), max, wide: false };
+        let wide = NUDGES.iter().map(|d| Affine { mask, a, b: b + d, max, wide: true });
+        std::iter::once(narrow).chain(wide).find(|f| table.iter().enumerate().all(|(v, &t)| f.value(v as u16) == t))
+    }
+
+    /// Whether [`Affine::fill_block`] runs vectorised on this machine (else a table lookup
+    /// is the faster way to the same values).
+    pub fn vectorised() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
+    /// Whether this form is evaluated in `f64` (the `f32` one missed an entry).
+    pub fn is_wide(&self) -> bool {
+        self.wide
+    }
+
+    /// The output for one sample, as an `f32` integer.
+    #[inline(always)]
+    pub fn value<S: Stored>(&self, s: S) -> f32 {
+        let s = s.bits() & self.mask;
+        if self.wide {
+            let x = f64::from(s) * self.a + self.b;
+            round_half_even_f64(x.max(0.0).min(self.max)) as f32
+        } else {
+            let x = f32::from(s) * self.a as f32 + self.b as f32;
+            crate::transform::area::round_half_even(x.max(0.0).min(self.max as f32))
+        }
+    }
+
+    /// Write the values of up to [`LANES`] rows of `sw` samples (`src`, row after row) into
+    /// `block` transposed: `block[sx * LANES + lane]` is column `sx` of row `lane`.
+    pub fn fill_block<S: Stored + Widen>(&self, block: &mut [f32], src: &[S], sw: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if src.len() == sw * LANES && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (checked above); the slices' lengths are as
+            // `fill_avx2` requires (`src` holds LANES rows of `sw`; `block` LANES per column).
+            unsafe { self.fill_avx2(block, src, sw) };
+            return;
+        }
+        self.fill_scalar(block, src, sw, 0);
+    }
+
+    /// Columns `from..sw` of the block, one sample at a time.
+    fn fill_scalar<S: Stored>(&self, block: &mut [f32], src: &[S], sw: usize, from: usize) {
+        for (lane, row) in src.chunks_exact(sw).enumerate() {
+            for sx in from..sw {
+                block[sx * LANES + lane] = self.value(row[sx]);
+            }
+        }
+    }
+}
+
+/// Loading eight samples widened to `i32` lanes.
+pub trait Widen: Sized {
+    /// Eight samples from `p`, zero-extended.
+    ///
+    /// # Safety
+    /// AVX2 must be available and `p..p + 8` readable.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Widen for u8 {
+    #[inline(always)]
+    unsafe fn load8(p: *const u8) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller guarantees 8 readable bytes at `p` and AVX2.
+        unsafe { _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast())) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Widen for u16 {
+    #[inline(always)]
+    unsafe fn load8(p: *const u16) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller guarantees 16 readable bytes at `p` and AVX2.
+        unsafe { _mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast())) }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Widen for u8 {}
+#[cfg(not(target_arch = "x86_64"))]
+impl Widen for u16 {}
+
+#[cfg(target_arch = "x86_64")]
+impl Affine {
+    /// [`Affine::fill_block`] for a full block: 8 × 8 tiles in registers, the last
+    /// `sw % 8` columns one by one.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `src.len() == sw * LANES` and `block.len() >= sw * LANES`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn fill_avx2<S: Stored + Widen>(&self, block: &mut [f32], src: &[S], sw: usize) {
+        use std::arch::x86_64::*;
+        assert!(src.len() == sw * LANES && block.len() >= sw * LANES, "a full block");
+        let mask = _mm256_set1_epi32(i32::from(self.mask));
+        let tiles = sw / LANES;
+        for t in 0..tiles {
+            let mut rows = [_mm256_setzero_ps(); LANES];
+            for (lane, row) in rows.iter_mut().enumerate() {
+                // SAFETY: row `lane` holds `sw` samples and `t * LANES + 8 <= sw`; AVX2 is on.
+                let raw = unsafe { S::load8(src.as_ptr().add(lane * sw + t * LANES)) };
+                let raw = _mm256_and_si256(raw, mask);
+                *row = if self.wide { self.eval8_f64(raw) } else { self.eval8_f32(raw) };
+            }
+            let columns = transpose(rows);
+            let out = &mut block[t * LANES * LANES..][..LANES * LANES];
+            for (x, c) in columns.iter().enumerate() {
+                // SAFETY: `out` holds LANES × LANES values; column x is the x-th eight.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(x * LANES), *c) };
+            }
+        }
+        self.fill_scalar(block, src, sw, tiles * LANES);
+    }
+
+    /// Eight (masked) samples through the `f32` form: the operations of `value`, in order.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn eval8_f32(&self, raw: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        let (a, b) = (_mm256_set1_ps(self.a as f32), _mm256_set1_ps(self.b as f32));
+        let (zero, max) = (_mm256_setzero_ps(), _mm256_set1_ps(self.max as f32));
+        let y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(raw), a), b);
+        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_min_ps(_mm256_max_ps(y, zero), max))
+    }
+
+    /// Eight (masked) samples through the `f64` form, four at a time, as `f32` integers.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn eval8_f64(&self, raw: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        let (a, b) = (_mm256_set1_pd(self.a), _mm256_set1_pd(self.b));
+        let (zero, max) = (_mm256_setzero_pd(), _mm256_set1_pd(self.max));
+        let half = |x: __m128i| {
+            let y = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(x), a), b);
+            let y = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_min_pd(
+                _mm256_max_pd(y, zero),
+                max,
+            ));
+            _mm256_cvtpd_ps(y)
+        };
+        let (lo, hi) = (half(_mm256_castsi256_si128(raw)), half(_mm256_extracti128_si256::<1>(raw)));
+        _mm256_set_m128(hi, lo)
+    }
+}
+
+/// `v` rounded half to even (as `_mm256_round_pd` does), without a library call.
+#[inline(always)]
+fn round_half_even_f64(v: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    if v.abs() < TWO_52 {
+        ((v.abs() + TWO_52) - TWO_52).copysign(v)
+    } else {
+        v
+    }
+}
+
+/// Rows of an 8 × 8 tile into its columns (the usual unpack, shuffle, lane-swap sequence).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn transpose(r: [std::arch::x86_64::__m256; 8]) -> [std::arch::x86_64::__m256; 8] {
+    use std::arch::x86_64::*;
+    let t = [
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    ];
+    let u = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+    ];
+    [
+        _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+        _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+        _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+        _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+        _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+        _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+        _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+        _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(n: usize, seed: u64) -> Vec<u16> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as u16
+            })
+            .collect()
+    }
+
+    /// A LINEAR window over 12-bit values, as `window::table` computes it.
+    fn linear(center: f64, width: f64, invert: bool) -> (Vec<f64>, Vec<f32>) {
+        let display: Vec<f64> = (0..4096)
+            .map(|x| {
+                let v =
+                    crate::transform::window::voi(x as f64, center, width, crate::source::image::VoiFunction::Linear);
+                if invert {
+                    1.0 - v
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let table = display.iter().map(|v| (v * 255.0).round() as f32).collect();
+        (display, table)
+    }
+
+    #[test]
+    fn a_fit_reproduces_its_table_at_every_value() {
+        let mut fitted = 0;
+        for (i, &(c, w)) in [(2048.0, 4096.0), (1500.5, 1201.0), (600.0, 510.0), (3000.0, 37.0)].iter().enumerate() {
+            for invert in [false, true] {
+                let (display, table) = linear(c, w, invert);
+                let Some(f) = Affine::fit(&display, &table, 255.0) else { continue };
+                fitted += 1;
+                // Every 16-bit pattern: the high bits are masked off as the table's spread does.
+                for s in 0..=u16::MAX {
+                    assert_eq!(f.value(s), table[usize::from(s) & 4095], "window {i} invert {invert}: sample {s}");
+                }
+            }
+        }
+        assert!(fitted >= 6, "typical LINEAR windows fit ({fitted} of 8)");
+    }
+
+    #[test]
+    fn chains_that_are_not_affine_are_not_fitted() {
+        let sigmoid: Vec<f64> = (0..4096).map(|x| 1.0 / (1.0 + (-4.0 * (x as f64 - 2000.0) / 900.0).exp())).collect();
+        let table: Vec<f32> = sigmoid.iter().map(|v| (v * 255.0).round() as f32).collect();
+        assert_eq!(Affine::fit(&sigmoid, &table, 255.0), None);
+        // One entry off (a padding value written as 0) is enough to refuse.
+        let (display, mut table) = linear(2048.0, 4096.0, false);
+        assert!(Affine::fit(&display, &table, 255.0).is_some());
+        table[3000] = 0.0;
+        assert_eq!(Affine::fit(&display, &table, 255.0), None);
+        // All clamped: nothing to fit a line through.
+        assert_eq!(Affine::fit(&[0.0; 16], &[0.0; 16], 255.0), None);
+    }
+
+    #[test]
+    fn the_vector_fill_equals_the_scalar_one() {
+        let (display, table) = linear(1800.0, 2500.0, true);
+        let f = Affine::fit(&display, &table, 255.0).expect("a linear window fits");
+        for sw in [8, 13, 64, 2501] {
+            let src = noise(sw * LANES, sw as u64);
+            let (mut fast, mut slow) = (vec![-1.0; sw * LANES], vec![-1.0; sw * LANES]);
+            f.fill_block(&mut fast, &src, sw);
+            f.fill_scalar(&mut slow, &src, sw, 0);
+            assert_eq!(fast, slow, "{sw} columns");
+            assert!(slow.iter().all(|v| (0.0..=255.0).contains(v)));
+            let bytes: Vec<u8> = src.iter().map(|&s| (s & 0xff) as u8).collect();
+            f.fill_block(&mut fast, &bytes, sw);
+            f.fill_scalar(&mut slow, &bytes, sw, 0);
+            assert_eq!(fast, slow, "{sw} columns of bytes");
+        }
+    }
+}

@@ -89,10 +89,7 @@ impl Affine {
     /// Whether [`Affine::fill_block`] runs vectorised on this machine (else a table lookup
     /// is the faster way to the same values).
     pub fn vectorised() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        return std::arch::is_x86_feature_detected!("avx2");
-        #[cfg(not(target_arch = "x86_64"))]
-        false
+        crate::transform::simd::available()
     }
 
     /// Whether this form is evaluated in `f64` (the `f32` one missed an entry).
@@ -192,7 +189,7 @@ impl Affine {
                 let raw = _mm256_and_si256(raw, mask);
                 *row = if self.wide { self.eval8_f64(raw) } else { self.eval8_f32(raw) };
             }
-            let columns = transpose(rows);
+            let columns = crate::transform::simd::transpose(rows);
             let out = &mut block[t * LANES * LANES..][..LANES * LANES];
             for (x, c) in columns.iter().enumerate() {
                 // SAFETY: `out` holds LANES × LANES values; column x is the x-th eight.
@@ -242,44 +239,6 @@ fn round_half_even_f64(v: f64) -> f64 {
     } else {
         v
     }
-}
-
-/// Rows of an 8 × 8 tile into its columns (the usual unpack, shuffle, lane-swap sequence).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn transpose(r: [std::arch::x86_64::__m256; 8]) -> [std::arch::x86_64::__m256; 8] {
-    use std::arch::x86_64::*;
-    let t = [
-        _mm256_unpacklo_ps(r[0], r[1]),
-        _mm256_unpackhi_ps(r[0], r[1]),
-        _mm256_unpacklo_ps(r[2], r[3]),
-        _mm256_unpackhi_ps(r[2], r[3]),
-        _mm256_unpacklo_ps(r[4], r[5]),
-        _mm256_unpackhi_ps(r[4], r[5]),
-        _mm256_unpacklo_ps(r[6], r[7]),
-        _mm256_unpackhi_ps(r[6], r[7]),
-    ];
-    let u = [
-        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
-        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
-        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
-        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
-        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
-        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
-        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
-        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
-    ];
-    [
-        _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
-        _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
-        _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
-        _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
-        _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
-        _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
-        _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
-        _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
-    ]
 }
 
 #[cfg(test)]

@@ -20,6 +20,9 @@
 //! order. Upscaling along either axis is not area interpolation (OpenCV switches to a bilinear
 //! variant); the caller keeps its general resizer for it.
 
+use crate::transform::simd::{self, PaddedTaps};
+use std::ops::Range;
+
 /// Source rows filtered horizontally together (lanes of the horizontal pass).
 pub const LANES: usize = 8;
 
@@ -214,6 +217,10 @@ fn general<S: Copy, T: AreaPixel>(
     let mut xofs = vec![0usize; dw + 1];
     xtab.iter().for_each(|t| xofs[t.di + 1] += 1);
     (0..dw).for_each(|dx| xofs[dx + 1] += xofs[dx]);
+    // With AVX2, whole tiles of eight output columns are filtered together (`simd`).
+    let tiles = simd::available()
+        .then(|| PaddedTaps::new(dw, |dx| xtab[xofs[dx]..xofs[dx + 1]].iter().map(|t| (t.si, t.alpha)).collect()))
+        .flatten();
     // block[sx * LANES + lane]: the value of column sx of source row `start + lane`.
     let mut block = vec![0f32; sw * LANES];
     // rows[lane * dw + dx]: those rows filtered horizontally (OpenCV's `buf`, per row).
@@ -230,7 +237,8 @@ fn general<S: Copy, T: AreaPixel>(
             start = t.si;
             let lanes = LANES.min(sh - start);
             fill(&mut block, &samples[start * sw..(start + lanes) * sw], sw);
-            filter_rows(&block, &xtab, &xofs, dw, &mut rows);
+            let from = filter_tiles(&block, tiles.as_ref(), dw, &mut rows);
+            filter_rows(&block, &xtab, &xofs, from..dw, dw, &mut rows);
         }
         let buf = &rows[(t.si - start) * dw..][..dw];
         if t.di != prev_dy {
@@ -281,11 +289,26 @@ fn fill_block<S: Copy, T: AreaPixel>(block: &mut [f32], src: &[S], sw: usize, va
     }
 }
 
-/// Horizontal pass of the block's rows: `buf[dx] = 0 + v[si0]·a0 + v[si1]·a1 + ...` in table
+/// The horizontal pass of the output columns in `tiles` (vectorised, see
+/// [`simd::filter_tiles`]); returns how many (the first ones) it did, 0 without `tiles`.
+#[inline(always)]
+fn filter_tiles(block: &[f32], tiles: Option<&PaddedTaps>, dw: usize, rows: &mut [f32]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(tiles) = tiles {
+        // SAFETY: `tiles` is only made when `simd::available()` (AVX2) holds.
+        unsafe { simd::filter_tiles(block, tiles, dw, rows) };
+        return tiles.columns();
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (block, tiles, dw, rows);
+    0
+}
+
+/// Horizontal pass of the block's rows (output columns `dxs`): `buf[dx] = 0 + v[si0]·a0 + v[si1]·a1 + ...` in table
 /// order, as OpenCV does, for all lanes at once.
 #[inline(always)]
-fn filter_rows(block: &[f32], xtab: &[Tap], xofs: &[usize], dw: usize, rows: &mut [f32]) {
-    for dx in 0..dw {
+fn filter_rows(block: &[f32], xtab: &[Tap], xofs: &[usize], dxs: Range<usize>, dw: usize, rows: &mut [f32]) {
+    for dx in dxs {
         let mut acc = [0f32; LANES];
         for t in &xtab[xofs[dx]..xofs[dx + 1]] {
             let col: &[f32; LANES] = block[t.si * LANES..][..LANES].try_into().expect("LANES values");

@@ -8,6 +8,7 @@ pub mod affine;
 pub mod area;
 pub mod rasterize;
 pub mod resize;
+pub mod simd;
 pub mod window;
 
 use crate::config::{ImagePlan, Plan};

@@ -4,17 +4,18 @@
 //! Role: the common display chains (rescale slope/intercept, a LINEAR or LINEAR_EXACT window,
 //! MONOCHROME1 inversion, min–max stretch) are affine in the stored value between the
 //! window's clamps, so their integer table is `round(clamp(s·a + b, 0, max))` for some `a`,
-//! `b`. [`Affine::fit`] finds such `a`, `b` in `f32` from the chain's `f64` values and keeps
-//! them only if they give the table's entry at **every** stored value (checked when the table
-//! is made): a kept [`Affine`] is the table, evaluated differently, never an approximation.
-//! Chains that are not affine (LUTs, SIGMOID, padding) or whose rounding the `f32` form misses
-//! are not fitted, and the resize looks samples up as before.
+//! `b`. [`Affine::fit`] finds such `a`, `b` from the chain's `f64` values, in `f32` or, when
+//! that misses an entry, `f64`, and keeps them only if they give the table's entry at **every**
+//! stored value (checked when the table is made): a kept [`Affine`] is the table, evaluated
+//! differently, never an approximation. Chains that are not affine (LUTs, SIGMOID, padding,
+//! signed stored values) or whose rounding neither form reproduces (values within ~1e-14 of a
+//! rounding tie on both sides of the line) are not fitted, and the resize looks samples up.
 //!
 //! [`Affine::fill_block`] writes the values of eight source rows, transposed, as the area
 //! resize's horizontal pass reads them (`transform::area`); with AVX2 (checked at run time)
 //! it converts, scales, clamps and rounds eight samples per instruction and transposes 8 × 8
 //! tiles in registers. The scalar [`Affine::value`] is the reference it reproduces (the same
-//! `f32` operations in the same order, no fused multiply-add).
+//! `f32` or `f64` operations in the same order, no fused multiply-add).
 
 use crate::transform::area::LANES;
 
@@ -58,9 +59,10 @@ impl Stored for u16 {
 const NUDGES: [f64; 3] = [0.0, 1e-7, -1e-7];
 
 impl Affine {
-    /// The `f32` (else `f64`) form of `table`, if one reproduces it exactly. `display[v]` is the chain's
-    /// value in 0..=1 for stored value `v` (a power of two of them, indexed by the low bits of
-    /// a sample), `table[v]` its output entry, `max` the output's largest value (255, 65535).
+    /// The `f32` (else `f64`) form of `table`, if one reproduces it exactly. `display[v]` is
+    /// the chain's value in 0..=1 for stored value `v` (a power of two of them, indexed by the
+    /// low bits of a sample), `table[v]` its output entry, `max` the output's largest value
+    /// (255, 65535).
     pub fn fit(display: &[f64], table: &[f32], max: f64) -> Option<Affine> {
         let n = display.len();
         if !n.is_power_of_two() || n > 1 << 16 || table.len() != n {

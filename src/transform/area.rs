@@ -15,9 +15,10 @@
 //!   rows it covers, each of those the `alpha`-weighted sum, in order, of its samples.
 //!
 //! `f32` arithmetic is reproduced operation for operation (Rust never fuses a multiply and
-//! add), so vectorising across source rows changes nothing: eight rows are looked up and
-//! filtered horizontally together, then added into the output rows one by one, in OpenCV's
-//! order. Upscaling along either axis is not area interpolation (OpenCV switches to a bilinear
+//! add), so vectorising across source rows changes nothing: eight rows are looked up (or
+//! computed, `transform::affine`) and filtered horizontally together, with AVX2 eight output
+//! columns at a time (`transform::simd`), then added into the output rows one by one, in
+//! OpenCV's order. Upscaling along either axis is not area interpolation (OpenCV switches to a bilinear
 //! variant); the caller keeps its general resizer for it.
 
 use crate::transform::simd::{self, PaddedTaps};
@@ -112,7 +113,8 @@ pub fn resize_passing<S: Copy, T: AreaPixel>(
 }
 
 /// [`resize_passing`] with the rows' values written by `fill(block, rows, sw)` in the general
-/// case: `block[sx * LANES + lane]` must become `value(rows[lane * sw + sx])` as `f32`, for
+/// case: `block[sx * LANES + lane]` must become `value(rows[lane * sw + sx])` as `f32` (never
+/// negative, as no [`AreaPixel`] is: the vector filter's zero-weight padding relies on it), for
 /// the (up to [`LANES`]) rows given. A faster equal of the lookup (`transform::affine`) goes
 /// here; `value` still serves integer scales.
 pub fn resize_filled<S: Copy, T: AreaPixel>(
@@ -304,8 +306,8 @@ fn filter_tiles(block: &[f32], tiles: Option<&PaddedTaps>, dw: usize, rows: &mut
     0
 }
 
-/// Horizontal pass of the block's rows (output columns `dxs`): `buf[dx] = 0 + v[si0]·a0 + v[si1]·a1 + ...` in table
-/// order, as OpenCV does, for all lanes at once.
+/// Horizontal pass of the block's rows for output columns `dxs`:
+/// `buf[dx] = 0 + v[si0]·a0 + v[si1]·a1 + ...` in table order, as OpenCV does, all lanes at once.
 #[inline(always)]
 fn filter_rows(block: &[f32], xtab: &[Tap], xofs: &[usize], dxs: Range<usize>, dw: usize, rows: &mut [f32]) {
     for dx in dxs {

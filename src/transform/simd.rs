@@ -67,6 +67,8 @@ pub struct PaddedTaps {
     pub offset: Vec<u32>,
     /// The taps' weights, laid out as `offset`.
     pub alpha: Vec<f32>,
+    /// The block length the taps read: the largest offset + [`LANES`] (0 without taps).
+    pub reach: usize,
 }
 
 impl PaddedTaps {
@@ -88,7 +90,8 @@ impl PaddedTaps {
                 alpha[at] = a;
             }
         }
-        Some(PaddedTaps { per_column, offset, alpha })
+        let reach = offset.iter().max().map_or(0, |&o| o as usize + LANES);
+        Some(PaddedTaps { per_column, offset, alpha, reach })
     }
 
     /// Output columns covered (whole tiles).
@@ -109,8 +112,8 @@ pub unsafe fn filter_tiles(block: &[f32], taps: &PaddedTaps, dw: usize, rows: &m
     let k = taps.per_column;
     let tiles = taps.columns() / LANES;
     assert!(tiles * LANES <= dw && rows.len() >= LANES * dw, "rows hold LANES rows of dw");
-    let max = taps.offset.iter().max().map_or(0, |&o| o as usize);
-    assert!(taps.offset.is_empty() || max + LANES <= block.len(), "offsets within the block");
+    // Checked once per call, not per load (`reach` was computed with the offsets).
+    assert!(taps.reach <= block.len(), "offsets within the block");
     for tile in 0..tiles {
         let mut acc = [_mm256_setzero_ps(); LANES];
         for tap in 0..k {
@@ -154,6 +157,8 @@ mod tests {
             .collect();
         let padded = PaddedTaps::new(dw, |dx| taps[dx].clone()).expect("offsets fit");
         assert_eq!((padded.per_column, padded.columns()), (5, 16));
+        let widest = taps[..16].iter().flatten().map(|t| t.0).max().unwrap();
+        assert_eq!(padded.reach, widest * LANES + LANES, "the block length the taps read");
         let mut rows = vec![-1f32; LANES * dw];
         // SAFETY: AVX2 is available (checked above).
         #[cfg(target_arch = "x86_64")]

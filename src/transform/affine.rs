@@ -248,15 +248,7 @@ mod tests {
     use super::*;
 
     fn noise(n: usize, seed: u64) -> Vec<u16> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 40) as u16
-            })
-            .collect()
+        crate::transform::area::tests::xorshift(seed).take(n).map(|x| (x >> 40) as u16).collect()
     }
 
     /// A LINEAR window over 12-bit values, as `window::table` computes it.

@@ -325,7 +325,7 @@ fn filter_rows(block: &[f32], xtab: &[Tap], xofs: &[usize], dxs: Range<usize>, d
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The straightforward transcription of OpenCV's `ResizeArea_Invoker` (one row at a time,
@@ -389,16 +389,19 @@ mod tests {
         }
     }
 
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
+    /// A deterministic xorshift stream for test images (also used by `transform::affine`).
+    pub(crate) fn xorshift(seed: u64) -> impl Iterator<Item = u64> {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
+        std::iter::repeat_with(move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+    }
+
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        xorshift(seed).take(n).map(|x| (x >> 24) as u8).collect()
     }
 
     #[test]

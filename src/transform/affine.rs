@@ -116,7 +116,7 @@ impl Affine {
     /// `block` transposed: `block[sx * LANES + lane]` is column `sx` of row `lane`.
     pub fn fill_block<S: Stored + Widen>(&self, block: &mut [f32], src: &[S], sw: usize) {
         #[cfg(target_arch = "x86_64")]
-        if src.len() == sw * LANES && std::arch::is_x86_feature_detected!("avx2") {
+        if src.len() == sw * LANES && crate::transform::simd::available() {
             // SAFETY: AVX2 is available (checked above); the slices' lengths are as
             // `fill_avx2` requires (`src` holds LANES rows of `sw`; `block` LANES per column).
             unsafe { self.fill_avx2(block, src, sw) };

@@ -70,7 +70,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("window_and_resize", |b| {
         b.iter(|| {
             let (table, _) = window::table(black_box(&src), &plan.image).unwrap();
-            resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, |_| {}).unwrap()
+            resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, None).unwrap()
         })
     });
     // The same with every sample looked up in the table (its affine form, if any, dropped):
@@ -79,7 +79,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             let (mut table, _) = window::table(black_box(&src), &plan.image).unwrap();
             table.affine = None;
-            resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, |_| {}).unwrap()
+            resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, None).unwrap()
         })
     });
     // The least per-sample work of any pipeline that windows before resizing, as the reference

@@ -142,7 +142,8 @@ fn output_is_identical_whatever_the_concurrency() {
 }
 
 /// Local inputs of 1 MiB or more are mapped into memory (`run.mmap`, the default) rather than
-/// read into a buffer; either way the dataset is the same.
+/// read into a buffer, and their samples read from the file in bands (several per image
+/// here); either way the dataset is the same.
 #[test]
 fn mapped_and_read_inputs_give_the_same_dataset() {
     let tmp = tempfile::tempdir().unwrap();

@@ -58,7 +58,7 @@ pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
         }
         // As `run` does it: the display table, then one lookup-and-resize pass.
         let (table, applied) = window::table(&src, &image)?;
-        let (data, _) = resize::resize_table(&src.samples, &table, src.width, src.height, &image, |_| {})?;
+        let (data, _) = resize::resize_table(&src.samples, &table, src.width, src.height, &image, None)?;
         tracing::info!(
             "window {} center {} width {} ({:?})",
             applied.source.as_str(),

@@ -1,20 +1,27 @@
 //! Reading the body of a GET into one buffer.
 //!
 //! A local file of [`MAP_MIN_BYTES`] or more is mapped into memory when the location asks for
-//! it (`run.mmap`, on by default): the decoder reads the samples straight from the page cache,
-//! and the kernel's copy of every file into a buffer (a fifth of a run's CPU time on 12 MB
-//! DICOMs) is not made. The map asks the kernel to read the file ahead (`MADV_WILLNEED`, so
-//! storage I/O still overlaps the CPU work) but maps pages only as the decoder touches them:
-//! files waiting for a CPU worker hold no memory of the process. Measured on 200 images
-//! (alternated runs): 0.97 → 0.85 s median, peak RSS 214 → 125 MB; mapping every page up
-//! front (`MAP_POPULATE`) was as fast but peaked at 185 MB.
-//! A mapped file's pages can be given back while it is still being read ([`Input::release`]):
-//! the resize releases the rows it has passed, so an image being worked on holds a band of its
-//! file, not the whole file (2 workers on 12–18 MB DICOMs: ~30 MB less at the peak).
-//! Smaller files are read: mapping and unmapping cost more than copying them. The price of a
-//! map: a file truncated by another process while it is mapped makes the next access to a
-//! missing page fail with `SIGBUS`, which ends the process (the output stays incomplete, never
-//! wrong, and a rerun with `--resume` continues); `run.mmap = false` reads instead.
+//! it (`run.mmap`, on by default), not copied into a buffer of its size (a fifth of a run's CPU
+//! time on 12 MB DICOMs, with the page faults of every fresh buffer). The map asks the kernel
+//! to read the file ahead (`MADV_WILLNEED`, so storage I/O still overlaps the CPU work) but maps
+//! pages only as they are touched: files waiting for a CPU worker hold no memory of the
+//! process. Measured on 200 images (alternated runs): 0.97 → 0.85 s median, peak RSS 214 →
+//! 125 MB; mapping every page up front (`MAP_POPULATE`) was as fast but peaked at 185 MB.
+//!
+//! The decoder parses the header from the mapping, but the area resize does not read the
+//! samples through it: it reads them from the file in small bands (`transform::staged`,
+//! through [`Input`]'s `ReadAt`), so the sample pages are never mapped into the process (no
+//! page faults, nothing to unmap, no other core's TLB flushed), and a file cut short during the
+//! run gives that image an error instead of `SIGBUS`. Any other reader of the samples (a
+//! min–max pass, the other filters) reads the mapping. A mapped file's pages can be given back
+//! while it is still being read ([`Input::release`]; the annotation parser releases each column
+//! it has passed). Smaller files are read: mapping and unmapping cost more than copying them.
+//!
+//! The price of a map: a file truncated by another process while it is mapped makes the next
+//! access to a missing page fail with `SIGBUS`, which ends the process (the output stays
+//! incomplete, never wrong, and a rerun with `--resume` continues); with the staged reads that
+//! can only happen in the header, or where the mapping itself is read. `run.mmap = false`
+//! reads instead.
 //!
 //! Otherwise a local file is read into a buffer of the object's size that is not zero-filled
 //! first: `GetResult::bytes` zero-fills it before reading (on CXR-sized files that memset was
@@ -33,7 +40,14 @@ pub const MAP_MIN_BYTES: u64 = 1 << 20;
 /// An object's bytes, and the file mapping they are, if they are one.
 pub struct Input {
     bytes: Bytes,
-    map: Option<Arc<memmap2::Mmap>>,
+    map: Option<Arc<Mapped>>,
+}
+
+/// A mapping of `file` from byte `offset` on.
+struct Mapped {
+    map: memmap2::Mmap,
+    file: std::fs::File,
+    offset: u64,
 }
 
 impl Input {
@@ -69,7 +83,27 @@ impl Input {
         // Whole pages only: the pages at either end may hold bytes still to be read.
         let first = start.next_multiple_of(RELEASE_PAGE);
         let end = (start + done.len()) / RELEASE_PAGE * RELEASE_PAGE;
-        release_range(map, first, end.saturating_sub(first));
+        release_range(&map.map, first, end.saturating_sub(first));
+    }
+}
+
+impl crate::transform::staged::ReadAt for Input {
+    /// A mapped file's part is read from the file (`pread`), its pages left untouched; bytes
+    /// in memory are copied. A file shorter than when it was mapped gives `UnexpectedEof`
+    /// here, where reading the mapping would end the process with `SIGBUS`.
+    fn read_at(&self, part: &[u8], buf: &mut [u8]) -> std::io::Result<()> {
+        if !self.contains(part) || part.len() != buf.len() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a part of this input"));
+        }
+        let start = (part.as_ptr() as usize - self.bytes.as_ptr() as usize) as u64;
+        match self.map.as_deref() {
+            #[cfg(unix)]
+            Some(Mapped { file, offset, .. }) => std::os::unix::fs::FileExt::read_exact_at(file, buf, offset + start),
+            _ => {
+                buf.copy_from_slice(part);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -101,11 +135,11 @@ fn release_range(map: &memmap2::Mmap, offset: usize, len: usize) {
 fn release_range(_: &memmap2::Mmap, _: usize, _: usize) {}
 
 /// Lets `Bytes` own a mapping that [`Input`] also holds.
-struct SharedMap(Arc<memmap2::Mmap>);
+struct SharedMap(Arc<Mapped>);
 
 impl AsRef<[u8]> for SharedMap {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.0.map
     }
 }
 
@@ -114,7 +148,7 @@ pub(super) async fn read(result: GetResult, map: bool) -> object_store::Result<I
     let GetResult { payload, meta, range, attributes, extensions } = result;
     match payload {
         GetResultPayload::File(file, path) if map && range.end - range.start >= MAP_MIN_BYTES => {
-            tokio::task::spawn_blocking(move || map_file(&file, &path, range))
+            tokio::task::spawn_blocking(move || map_file(file, &path, range))
                 .await
                 .map_err(|e| generic(format!("mapping a local file: {e}")))?
         }
@@ -147,7 +181,7 @@ fn read_file(mut file: std::fs::File, path: &std::path::Path, range: Range<u64>)
 }
 
 /// `range` of the file, mapped read-only, the kernel asked to read it ahead.
-fn map_file(file: &std::fs::File, path: &std::path::Path, range: Range<u64>) -> object_store::Result<Input> {
+fn map_file(file: std::fs::File, path: &std::path::Path, range: Range<u64>) -> object_store::Result<Input> {
     let fail = |e: std::io::Error| generic(format!("mapping {}: {e}", path.display()));
     let len = usize::try_from(range.end - range.start).map_err(|_| generic(format!("{range:?} does not fit")))?;
     let size = file.metadata().map_err(fail)?.len();
@@ -162,11 +196,11 @@ fn map_file(file: &std::fs::File, path: &std::path::Path, range: Range<u64>) -> 
     // returned `Bytes`. Another process changing the file meanwhile changes what is read, as a
     // concurrent write would with `read`; truncating it makes reads past the new end raise
     // SIGBUS (see the module docs).
-    let map = unsafe { memmap2::MmapOptions::new().offset(range.start).len(len).map(file) }.map_err(fail)?;
+    let map = unsafe { memmap2::MmapOptions::new().offset(range.start).len(len).map(&file) }.map_err(fail)?;
     // Only a hint (and only on Unix): a failure changes nothing but timing.
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::WillNeed);
-    let map = Arc::new(map);
+    let map = Arc::new(Mapped { map, file, offset: range.start });
     Ok(Input { bytes: Bytes::from_owner(SharedMap(map.clone())), map: Some(map) })
 }
 
@@ -244,6 +278,36 @@ mod tests {
         assert_eq!(mapped_rss_kb(bytes.as_ptr()), after);
         assert_eq!(sum(&bytes), expected, "released pages read back the same");
         assert_eq!(bytes.as_ref(), content.as_slice());
+    }
+
+    /// A mapped file's parts read from the file equal the mapping's bytes and leave its pages
+    /// unmapped; a part of a range mapped from an offset reads from that offset; a file cut
+    /// short since it was mapped gives an error, not `SIGBUS`; other memory is refused.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn parts_read_from_the_file_equal_the_mapping_and_touch_no_page() {
+        use crate::transform::staged::ReadAt;
+        use object_store::{GetOptions, GetRange};
+        let dir = tempfile::tempdir().unwrap();
+        let len = super::MAP_MIN_BYTES as usize * 3;
+        let content: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
+        let file = dir.path().join("big.bin");
+        std::fs::write(&file, &content).unwrap();
+        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let range = 4_099..len as u64 - 7;
+        let opts = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
+        let input = super::read(store.get_opts(&Path::from("big.bin"), opts).await.unwrap(), true).await.unwrap();
+        assert!(input.is_mapped());
+        let bytes = input.bytes().clone();
+        let mut buf = vec![0u8; 1 << 20];
+        input.read_at(&bytes[5_000..5_000 + buf.len()], &mut buf).unwrap();
+        assert_eq!(buf, content[4_099 + 5_000..][..buf.len()]);
+        assert!(mapped_rss_kb(bytes.as_ptr()) <= 8, "the mapping's pages were not touched");
+        let e = input.read_at(&buf.clone(), &mut buf).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "memory outside the input");
+        std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(2 << 20).unwrap();
+        let e = input.read_at(&bytes[(2 << 20) - 8_000..][..8_000], &mut buf[..8_000]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "the file was cut short");
     }
 
     /// `Rss` of the mapping holding `ptr`, from `/proc/self/smaps`.

@@ -125,7 +125,60 @@ pub fn resize_filled<S: Copy, T: AreaPixel>(
     fill: impl Fn(&mut [f32], &[S], usize),
     passed: impl FnMut(usize),
 ) -> Option<Vec<T>> {
-    if !applies((sw, sh), (dw, dh)) || sw.checked_mul(sh) != Some(samples.len()) {
+    if sw.checked_mul(sh) != Some(samples.len()) {
+        return None;
+    }
+    let mut rows = InPlace::new(samples, sw, passed)?;
+    let out = resize_rows(&mut rows, (sw, sh), (dw, dh), value, fill)?;
+    rows.done();
+    Some(out)
+}
+
+/// Where the area pass reads its source rows: `rows(first, n)` gives rows `first..first + n`
+/// of the image, `n * sw` samples. Calls come in order: `first` never decreases, so a source
+/// may drop (or release) the rows before it and read ahead of it.
+pub trait SourceRows<S> {
+    /// Rows `first..first + n` (within the image), `n * sw` samples.
+    fn rows(&mut self, first: usize, n: usize) -> &[S];
+}
+
+/// Rows read in place from the samples' memory; `passed(first * sw)` is called as each read
+/// starts: the samples before it will not be read again.
+pub struct InPlace<'a, S, P> {
+    samples: &'a [S],
+    sw: usize,
+    passed: P,
+}
+
+impl<'a, S, P: FnMut(usize)> InPlace<'a, S, P> {
+    /// Rows of `sw` samples; `None` if `sw` is 0 or does not divide the samples.
+    pub fn new(samples: &'a [S], sw: usize, passed: P) -> Option<Self> {
+        (sw > 0 && samples.len().is_multiple_of(sw)).then_some(Self { samples, sw, passed })
+    }
+
+    /// Say that every sample is done with.
+    pub fn done(mut self) {
+        (self.passed)(self.samples.len());
+    }
+}
+
+impl<S, P: FnMut(usize)> SourceRows<S> for InPlace<'_, S, P> {
+    fn rows(&mut self, first: usize, n: usize) -> &[S] {
+        (self.passed)(first * self.sw);
+        &self.samples[first * self.sw..(first + n) * self.sw]
+    }
+}
+
+/// [`resize_filled`] reading the `sw × sh` samples from `rows` (which must hold that many;
+/// `None` unless [`applies`] holds).
+pub fn resize_rows<S: Copy, T: AreaPixel>(
+    rows: &mut impl SourceRows<S>,
+    (sw, sh): (usize, usize),
+    (dw, dh): (usize, usize),
+    value: impl Fn(S) -> T,
+    fill: impl Fn(&mut [f32], &[S], usize),
+) -> Option<Vec<T>> {
+    if !applies((sw, sh), (dw, dh)) {
         return None;
     }
     // OpenCV: inv_scale = dsize / ssize, scale = 1 / inv_scale, both in double.
@@ -134,20 +187,19 @@ pub fn resize_filled<S: Copy, T: AreaPixel>(
     let (ix, iy) = (scale_x.round_ties_even(), scale_y.round_ties_even());
     let fast = (scale_x - ix).abs() < f64::EPSILON && (scale_y - iy).abs() < f64::EPSILON;
     Some(if fast {
-        integer_scale(samples, sw, (dw, dh), (ix as usize, iy as usize), value, passed)
+        integer_scale(rows, (sw, sh), (dw, dh), (ix as usize, iy as usize), value)
     } else {
-        general(samples, (sw, sh), (dw, dh), (scale_x, scale_y), fill, passed)
+        general(rows, (sw, sh), (dw, dh), (scale_x, scale_y), fill)
     })
 }
 
 /// OpenCV `resizeAreaFast_`: the source is exactly `scale` times the output along each axis.
 fn integer_scale<S: Copy, T: AreaPixel>(
-    samples: &[S],
-    sw: usize,
+    rows: &mut impl SourceRows<S>,
+    (sw, sh): (usize, usize),
     (dw, dh): (usize, usize),
     (kx, ky): (usize, usize),
     value: impl Fn(S) -> T,
-    mut passed: impl FnMut(usize),
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(dw * dh);
     // u64: no block is large enough to overflow it (u32 would at 65,537 16-bit samples).
@@ -155,7 +207,8 @@ fn integer_scale<S: Copy, T: AreaPixel>(
     let inv_area = 1.0f32 / (kx * ky) as f32;
     for dy in 0..dh {
         sums.fill(0);
-        for row in samples[dy * ky * sw..].chunks_exact(sw).take(ky) {
+        let first = dy * ky;
+        for row in rows.rows(first, ky.min(sh - first)).chunks_exact(sw) {
             for (sum, block) in sums.iter_mut().zip(row.chunks_exact(kx)) {
                 *sum += block.iter().map(|&s| u64::from(value(s).to_u32())).sum::<u64>();
             }
@@ -165,7 +218,6 @@ fn integer_scale<S: Copy, T: AreaPixel>(
         } else {
             out.extend(sums.iter().map(|&s| T::saturate(s as f32 * inv_area)));
         }
-        passed((dy + 1) * ky * sw);
     }
     out
 }
@@ -206,12 +258,11 @@ fn area_tab(ssize: usize, dsize: usize, scale: f64) -> Vec<Tap> {
 /// are identical: nothing is fused or reordered).
 #[multiversion::multiversion(targets("x86_64+avx+avx2", "x86_64+sse4.1"))]
 fn general<S: Copy, T: AreaPixel>(
-    samples: &[S],
+    source: &mut impl SourceRows<S>,
     (sw, sh): (usize, usize),
     (dw, dh): (usize, usize),
     (scale_x, scale_y): (f64, f64),
     fill: impl Fn(&mut [f32], &[S], usize),
-    mut passed: impl FnMut(usize),
 ) -> Vec<T> {
     let xtab = area_tab(sw, dw, scale_x);
     let ytab = area_tab(sh, dh, scale_y);
@@ -233,12 +284,10 @@ fn general<S: Copy, T: AreaPixel>(
     let mut prev_dy = ytab.first().map_or(0, |t| t.di);
     for t in &ytab {
         if !(start..start.saturating_add(LANES)).contains(&t.si) {
-            // Rows are read in order (the table's source rows never go back): those before
-            // this block are done with.
-            passed(t.si * sw);
+            // Rows are read in order (the table's source rows never go back).
             start = t.si;
             let lanes = LANES.min(sh - start);
-            fill(&mut block, &samples[start * sw..(start + lanes) * sw], sw);
+            fill(&mut block, source.rows(start, lanes), sw);
             let from = filter_tiles(&block, tiles.as_ref(), dw, &mut rows);
             filter_rows(&block, &xtab, &xofs, from..dw, dw, &mut rows);
         }
@@ -257,15 +306,14 @@ fn general<S: Copy, T: AreaPixel>(
     for (d, &s) in out[prev_dy * dw..][..dw].iter_mut().zip(&sum) {
         *d = T::saturate(s);
     }
-    passed(sw * sh);
     out
 }
 
 /// Look up `src` (up to [`LANES`] rows of `sw` samples) into the transposed block. A full
 /// block goes [`LANES`] columns at a time: an 8 × 8 tile read from the eight rows, written
-/// as 64 contiguous values.
+/// as 64 contiguous values. The `fill` of [`resize_passing`]; see [`resize_filled`].
 #[inline(always)]
-fn fill_block<S: Copy, T: AreaPixel>(block: &mut [f32], src: &[S], sw: usize, value: &impl Fn(S) -> T) {
+pub fn fill_block<S: Copy, T: AreaPixel>(block: &mut [f32], src: &[S], sw: usize, value: &impl Fn(S) -> T) {
     if src.len() == sw * LANES {
         let rows: [&[S]; LANES] = std::array::from_fn(|l| &src[l * sw..(l + 1) * sw]);
         let tiles = sw / LANES;

@@ -9,6 +9,7 @@ pub mod area;
 pub mod rasterize;
 pub mod resize;
 pub mod simd;
+pub mod staged;
 pub mod window;
 
 use crate::config::{ImagePlan, Plan};
@@ -75,17 +76,10 @@ impl std::ops::AddAssign for StageTimes {
     }
 }
 
-/// A mapped input's pages are released in steps of this many bytes as the resize passes them.
-/// Each release interrupts the other CPU threads to flush their TLBs: at 1 MiB steps the
-/// area pass ran ~5% slower (perf samples), at 4 MiB the peak RSS was 6 MB higher; kernels
-/// that map file pages in 2 MiB pieces release whole pieces anyway.
-pub const RELEASE_STEP: usize = 2 << 20;
-
 /// Decode, window, resize and rasterise one input. The input is not held longer than needed:
-/// dropped right after decoding when the samples were decoded into memory; when they are read
-/// in place from a mapped file, its pages are released ([`Input::release`]) every
-/// [`RELEASE_STEP`] bytes as the resize passes them, and the rest when it is done, before the
-/// masks are made.
+/// dropped right after decoding when the samples were decoded into memory. Samples in a mapped
+/// file are read in bands through it ([`staged`]), not through the mapping: its sample pages
+/// never become the process's memory. Either way the input is gone before the masks are made.
 pub fn process(
     input: impl Into<Input>,
     decoder: Decoder,
@@ -107,16 +101,8 @@ pub fn process(
     let input = input.contains(src.samples.as_bytes()).then_some(input);
     let (table, window) = window::table(&src, &plan.image)?;
     times.window = lap();
-    let (samples, sample_size) = (src.samples.as_bytes(), usize::from(src.samples.sample_bits() / 8));
-    let mut released = 0;
-    let (image, geometry) =
-        resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, |n: usize| {
-            let done = n * sample_size;
-            if let Some(input) = input.as_ref().filter(|_| done >= released + RELEASE_STEP) {
-                input.release(&samples[released..done]);
-                released = done;
-            }
-        })?;
+    let reader = input.as_ref().filter(|i| i.is_mapped()).map(|i| i as &dyn staged::ReadAt);
+    let (image, geometry) = resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, reader)?;
     times.resize = lap();
     // The input is no longer needed: freed (or unmapped) before the masks are made.
     let SourceImage { height, width, photometric, transfer_syntax, samples, .. } = src;

@@ -12,6 +12,7 @@ use crate::error::{InputError, Stage};
 use crate::source::image::Samples;
 use crate::transform::affine::Affine;
 use crate::transform::area;
+use crate::transform::staged::{ReadAt, Staged};
 use crate::transform::window::{Plane, Table, Values};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -110,15 +111,18 @@ pub fn resize(plane: &Plane, w: u32, h: u32, plan: &ImagePlan) -> Result<(Vec<u8
 /// Map `samples` through the display `table` and resize them. With the `area` filter and
 /// 8- or 16-bit output, downscaling is one pass that looks each sample up as it averages it
 /// ([`area::resize`]); otherwise the native-size plane is made ([`Table::map`]) and resized.
-/// Either way the result is that of [`resize`] on the mapped plane. The one pass calls
-/// `passed(n)` as it goes ([`area::resize_passing`]): the first `n` samples are done with.
+/// Either way the result is that of [`resize`] on the mapped plane. With a `reader`, the one
+/// pass reads the samples through it in bands ([`Staged`]) instead of from their memory.
+///
+/// # Errors
+/// A failed resize, or a failed read through `reader` (`Stage::Read`).
 pub fn resize_table(
     samples: &Samples,
     table: &Table,
     w: u32,
     h: u32,
     plan: &ImagePlan,
-    passed: impl FnMut(usize),
+    reader: Option<&dyn ReadAt>,
 ) -> Result<(Vec<u8>, Geometry), InputError> {
     let g = geometry(w, h, plan);
     if plan.filter == Filter::Area {
@@ -126,11 +130,17 @@ pub fn resize_table(
         // The affine form replaces the lookups where it runs vectorised (else a lookup is faster).
         let affine = table.affine.filter(|_| Affine::vectorised());
         let fused = match &table.values {
-            Values::U8(t) => area_lookup(samples, t, affine, native, content, passed),
-            Values::U16(t) => area_lookup(samples, t, affine, native, content, passed).map(|v| le_bytes(&v)),
+            Values::U8(t) => area_lookup(samples, t, affine, native, content, reader),
+            Values::U16(t) => area_lookup(samples, t, affine, native, content, reader).map(|r| r.map(|v| le_bytes(&v))),
             Values::F32(_) => None,
         };
         if let Some(out) = fused {
+            let out = out.map_err(|e| {
+                InputError::new(
+                    Stage::Read,
+                    format!("reading the pixel data ({w}x{h}) from the file: {e} (was it changed during the run?)"),
+                )
+            })?;
             let sample = if matches!(table.values, Values::U8(_)) { 1 } else { 2 };
             return Ok((place(out, &g, plan, sample), g));
         }
@@ -149,28 +159,62 @@ fn area_lookup<T: area::AreaPixel>(
     affine: Option<Affine>,
     native: (usize, usize),
     content: (usize, usize),
-    passed: impl FnMut(usize),
-) -> Option<Vec<T>> {
+    reader: Option<&dyn ReadAt>,
+) -> Option<std::io::Result<Vec<T>>> {
     match (samples, affine) {
         (Samples::U8(v), None) => {
             let t: &[T; 256] = table.try_into().ok()?;
-            area::resize_passing(v, native, content, |s| t[usize::from(s)], passed)
+            let value = |s: u8| t[usize::from(s)];
+            area_rows(
+                v,
+                native,
+                content,
+                value,
+                |b: &mut [f32], r: &[u8], sw| area::fill_block(b, r, sw, &value),
+                reader,
+            )
         }
         (Samples::U16(v), None) => {
             let t: &[T; 65536] = table.try_into().ok()?;
-            area::resize_passing(v, native, content, |s| t[usize::from(s)], passed)
+            let value = |s: u16| t[usize::from(s)];
+            area_rows(
+                v,
+                native,
+                content,
+                value,
+                |b: &mut [f32], r: &[u16], sw| area::fill_block(b, r, sw, &value),
+                reader,
+            )
         }
         (Samples::U8(v), Some(f)) => {
             let t: &[T; 256] = table.try_into().ok()?;
-            let fill = |block: &mut [f32], rows: &[u8], sw: usize| f.fill_block(block, rows, sw);
-            area::resize_filled(v, native, content, |s| t[usize::from(s)], fill, passed)
+            area_rows(v, native, content, |s| t[usize::from(s)], |b, r: &[u8], sw| f.fill_block(b, r, sw), reader)
         }
         (Samples::U16(v), Some(f)) => {
             let t: &[T; 65536] = table.try_into().ok()?;
-            let fill = |block: &mut [f32], rows: &[u16], sw: usize| f.fill_block(block, rows, sw);
-            area::resize_filled(v, native, content, |s| t[usize::from(s)], fill, passed)
+            area_rows(v, native, content, |s| t[usize::from(s)], |b, r: &[u16], sw| f.fill_block(b, r, sw), reader)
         }
     }
+}
+
+/// The area pass over `samples` read in place, or in bands through `reader`.
+fn area_rows<S: bytemuck::Pod, T: area::AreaPixel>(
+    samples: &[S],
+    native: (usize, usize),
+    content: (usize, usize),
+    value: impl Fn(S) -> T,
+    fill: impl Fn(&mut [f32], &[S], usize),
+    reader: Option<&dyn ReadAt>,
+) -> Option<std::io::Result<Vec<T>>> {
+    let Some(reader) = reader else {
+        return area::resize_filled(samples, native, content, value, fill, |_| {}).map(Ok);
+    };
+    if native.0.checked_mul(native.1) != Some(samples.len()) {
+        return None;
+    }
+    let mut rows = Staged::new(samples, native.0, reader)?;
+    let out = area::resize_rows(&mut rows, native, content, value, fill)?;
+    Some(rows.finish().map(|()| out))
 }
 
 /// `(width, height)` of the resized content.
@@ -295,11 +339,54 @@ mod tests {
                     {
                         let mut p = plan(oh, ow, mode);
                         p.filter = filter;
-                        let fused = resize_table(&samples, &table, w, h, &p, |_| {}).unwrap();
+                        let fused = resize_table(&samples, &table, w, h, &p, None).unwrap();
                         let mapped = resize(&table.map(&samples), w, h, &p).unwrap();
                         assert_eq!(fused, mapped, "{n}-entry {kind} table, {filter:?} {oh}x{ow} {mode:?}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Reads parts from their own memory, or fails every read.
+    struct Memory {
+        fail: bool,
+    }
+
+    impl ReadAt for Memory {
+        fn read_at(&self, part: &[u8], buf: &mut [u8]) -> std::io::Result<()> {
+            if self.fail {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank"));
+            }
+            buf.copy_from_slice(part);
+            Ok(())
+        }
+    }
+
+    /// Samples read in bands through a reader (several bands here) resize as samples read in
+    /// place, with a lookup table or its affine form; a failed read rejects the image at the
+    /// read stage.
+    #[test]
+    fn samples_read_through_a_reader_resize_the_same() {
+        let (w, h) = (700u32, 400u32); // 1,400 bytes a row: 187 rows a band
+        let words: Vec<u16> =
+            crate::transform::area::tests::xorshift(5).take((w * h) as usize).map(|x| (x >> 52) as u16).collect();
+        let samples = Samples::U16(words.into());
+        let display: Vec<f64> = (0..65536).map(|x| (f64::from(x) / 4095.0).clamp(0.0, 1.0)).collect();
+        let values: Vec<u8> = display.iter().map(|v| (v * 255.0).round_ties_even() as u8).collect();
+        let fitted: Vec<f32> = values.iter().map(|&v| f32::from(v)).collect();
+        let mut affine = Table::lookup_only(Values::U8(values.clone()));
+        affine.affine = Affine::fit(&display, &fitted, 255.0);
+        assert!(affine.affine.is_some(), "a plain linear window fits");
+        for table in [Table::lookup_only(Values::U8(values)), affine] {
+            for (oh, ow) in [(128, 100), (200, 350)] {
+                let p = plan(oh, ow, ResizeMode::Stretch);
+                let in_place = resize_table(&samples, &table, w, h, &p, None).unwrap();
+                let read = resize_table(&samples, &table, w, h, &p, Some(&Memory { fail: false })).unwrap();
+                assert_eq!(in_place, read, "{oh}x{ow}");
+                let e = resize_table(&samples, &table, w, h, &p, Some(&Memory { fail: true })).unwrap_err();
+                assert_eq!(e.stage, Stage::Read);
+                assert!(e.reason.contains("the file shrank"), "{}", e.reason);
             }
         }
     }

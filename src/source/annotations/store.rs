@@ -19,7 +19,7 @@ use std::io::{self, BufWriter, Write};
 
 /// Where one label cell's vertices are in a store, in 8 bytes (every usable row keeps one
 /// per label for the whole run, so its size is per-row memory): the first vertex's index in
-/// the top [`VERTEX_INDEX_BITS`] bits, the vertex count in the low [`POINT_BITS`]. A count of 0
+/// the top `VERTEX_INDEX_BITS` bits, the vertex count in the low `POINT_BITS`. A count of 0
 /// is an absent rib (a polygon has at least 3 vertices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CellRef(u64);

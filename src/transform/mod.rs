@@ -153,16 +153,11 @@ pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32
             poly.iter().map(|&[x, y]| (to_pixel(x, g.scale_x, g.pad_x), to_pixel(y, g.scale_y, g.pad_y))).collect();
         let outside = pts.iter().filter(|&&(x, y)| x < 0 || y < 0 || x >= width as i32 || y >= height as i32);
         clipped = clipped.saturating_add(outside.count() as u32);
-        rasterize::fill_polygon(plane, w, h, &pts, 1);
-        let region = vertex_box(&pts, w, h);
-        // What the fill may have set, with a pixel to spare (the whole plane if unsure).
-        let (x0, y0, x1, y1) = region.unwrap_or((0, 0, w - 1, h - 1));
-        let spare = (x0.saturating_sub(1), y0.saturating_sub(1), (x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
-        written.regions.push((c * w * h, spare));
-        bboxes.push(region.and_then(|region| {
-            let (x0, y0, x1, y1) = rasterize::nonzero_bbox_in(plane, w, region)?;
-            Some([x0 as i32, y0 as i32, x1 as i32, y1 as i32])
-        }));
+        let filled = rasterize::fill_polygon_written(plane, w, h, &pts, 1);
+        if let Some((x0, y0, x1, y1)) = filled {
+            written.regions.push((c * w * h, (x0 as usize, y0 as usize, x1 as usize, y1 as usize)));
+        }
+        bboxes.push(filled.map(|(x0, y0, x1, y1)| [x0 as i32, y0 as i32, x1 as i32, y1 as i32]));
     }
     written.address = mask.as_ptr() as usize;
     WRITTEN.set(Some(written));
@@ -247,21 +242,6 @@ fn written_zeros(n: usize) -> Vec<u8> {
     std::hint::black_box(&mut v);
     v.resize(n, 0);
     v
-}
-
-/// The vertices' bounding box clipped to the image, inclusive; `None` when it misses the
-/// image. `fillPoly` only sets pixels inside it (its edges run between vertices), so the
-/// filled pixels' box is found by scanning this region alone, not the whole plane.
-fn vertex_box(pts: &[(i32, i32)], w: usize, h: usize) -> Option<(usize, usize, usize, usize)> {
-    let (x0, y0, x1, y1) = pts.iter().fold((i32::MAX, i32::MAX, i32::MIN, i32::MIN), |(a, b, c, d), &(x, y)| {
-        (a.min(x), b.min(y), c.max(x), d.max(y))
-    });
-    let (w, h) = (i32::try_from(w).ok()?, i32::try_from(h).ok()?);
-    if pts.is_empty() || x1 < 0 || y1 < 0 || x0 >= w || y0 >= h {
-        return None;
-    }
-    let clip = |v: i32, max: i32| v.clamp(0, max - 1) as usize;
-    Some((clip(x0, w), clip(y0, h), clip(x1, w), clip(y1, h)))
 }
 
 /// Inclusive `[x_min, y_min, x_max, y_max]` of a mask channel, `None` when empty.

@@ -38,21 +38,36 @@ const XY_ONE: i64 = 1 << XY_SHIFT;
 /// (LINE_8, shift 0). Points may lie outside the plane (clipped); fewer than 1 point is a no-op;
 /// never panics for any i32 input (guard against overflow: clamp or use i64 where needed).
 pub fn fill_polygon(plane: &mut [u8], width: usize, height: usize, points: &[(i32, i32)], value: u8) {
+    fill_polygon_written(plane, width, height, points, value);
+}
+
+/// [`fill_polygon`], returning the bounding box (x_min, y_min, x_max, y_max), inclusive, of
+/// the pixels it wrote; `None` if it wrote none. On a plane that was zero, with a non-zero
+/// `value`, that is [`nonzero_bbox`] of the result, without scanning the plane.
+pub fn fill_polygon_written(
+    plane: &mut [u8],
+    width: usize,
+    height: usize,
+    points: &[(i32, i32)],
+    value: u8,
+) -> Option<(u32, u32, u32, u32)> {
     let area = width.checked_mul(height);
     debug_assert_eq!(area, Some(plane.len()), "plane is not width*height");
     if area != Some(plane.len()) || points.is_empty() {
-        return;
+        return None;
     }
     // OpenCV image sizes are `int`; anything larger cannot be a cv::Mat.
     let (Ok(w), Ok(h)) = (i32::try_from(width), i32::try_from(height)) else {
-        return;
+        return None;
     };
     if w == 0 || h == 0 {
-        return;
+        return None;
     }
-    let mut canvas = Canvas { plane, width: w, height: h, value };
+    let mut canvas = Canvas { plane, width: w, height: h, value, written: None };
     let edges = collect_poly_edges(&mut canvas, points);
     fill_edge_collection(&mut canvas, edges);
+    // Written pixels are inside the plane: non-negative `i32`s.
+    canvas.written.map(|(a, b, c, d)| (a as u32, b as u32, c as u32, d as u32))
 }
 
 /// Bounding box (x_min, y_min, x_max, y_max), inclusive, of the pixels equal to non-zero in a plane; None if empty.
@@ -65,7 +80,7 @@ pub fn nonzero_bbox(plane: &[u8], width: usize, height: usize) -> Option<(u32, u
 
 /// [`nonzero_bbox`] restricted to the inclusive region `(x0, y0, x1, y1)` of a plane `width`
 /// wide (for when every non-zero pixel is known to lie inside it); plane coordinates.
-pub fn nonzero_bbox_in(
+fn nonzero_bbox_in(
     plane: &[u8],
     width: usize,
     (x0, y0, x1, y1): (usize, usize, usize, usize),
@@ -95,6 +110,8 @@ struct Canvas<'a> {
     width: i32,
     height: i32,
     value: u8,
+    /// Inclusive box of the pixels written so far.
+    written: Option<(i32, i32, i32, i32)>,
 }
 
 impl Canvas<'_> {
@@ -107,8 +124,18 @@ impl Canvas<'_> {
             let idx = y as usize * self.width as usize + x as usize;
             if let Some(px) = self.plane.get_mut(idx) {
                 *px = self.value;
+                // In range of the `i32` sizes (checked above).
+                self.wrote(y as i32, x as i32, x as i32);
             }
         }
+    }
+
+    /// Grow the written box by columns `x1..=x2` of row `y`.
+    fn wrote(&mut self, y: i32, x1: i32, x2: i32) {
+        self.written = Some(match self.written {
+            None => (x1, y, x2, y),
+            Some((a, b, c, d)) => (a.min(x1), b.min(y), c.max(x2), d.max(y)),
+        });
     }
 
     /// Fill `[x1, x2]` of row `y` (OpenCV `ICV_HLINE`); callers pass clamped
@@ -120,6 +147,7 @@ impl Canvas<'_> {
         let row = y as usize * self.width as usize;
         if let Some(span) = self.plane.get_mut(row + x1 as usize..=row + x2 as usize) {
             span.fill(self.value);
+            self.wrote(y, x1, x2);
         }
     }
 }
@@ -654,8 +682,9 @@ mod tests {
             let pts: Vec<(i32, i32)> = (0..n).map(|_| (rng.coord(w), rng.coord(h))).collect();
             let value = 1 + rng.below(255) as u8;
             let mut plane = vec![0u8; w * h];
-            fill_polygon(&mut plane, w, h, &pts, value);
+            let written = fill_polygon_written(&mut plane, w, h, &pts, value);
             assert!(plane.iter().all(|&v| v == 0 || v == value), "{pts:?}");
+            assert_eq!(written, nonzero_bbox(&plane, w, h), "the written box is the filled pixels' box: {pts:?}");
             // Edges are drawn through their endpoints, so every vertex that
             // lies in the plane is set.
             for &(x, y) in &pts {

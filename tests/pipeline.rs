@@ -143,7 +143,7 @@ fn output_is_identical_whatever_the_concurrency() {
 
 /// Local inputs of 1 MiB or more are mapped into memory (`run.mmap`, the default) rather than
 /// read into a buffer, and their samples read from the file in bands (several per image
-/// here); either way the dataset is the same.
+/// here), with a file window or a min..max one; either way the dataset is the same.
 #[test]
 fn mapped_and_read_inputs_give_the_same_dataset() {
     let tmp = tempfile::tempdir().unwrap();
@@ -159,6 +159,13 @@ fn mapped_and_read_inputs_give_the_same_dataset() {
     run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &b, &[sets[0], "run.mmap=false"]);
     assert_same_dataset(&a, &b);
     assert_eq!(read_json(&a.join("manifest.json"))["splits"][0]["rejected"], 0);
+    // A min..max window reads the samples twice (for the range, then to resize): the same too.
+    let minmax = [sets[0], "image.window=\"minmax\""];
+    let (c, d) = (tmp.path().join("mapped-minmax"), tmp.path().join("read-minmax"));
+    run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &c, &minmax);
+    run_pipeline("pipelines/vindr-ribcxr-dicom.toml", &data, &d, &[minmax[0], minmax[1], "run.mmap=false"]);
+    assert_same_dataset(&c, &d);
+    assert_eq!(read_json(&c.join("manifest.json"))["splits"][0]["rejected"], 0);
 }
 
 /// Parsed polygons wait in a temporary file; where none can be created they stay in memory,

@@ -12,8 +12,9 @@
 //! samples through it: it reads them from the file in small bands (`transform::staged`,
 //! through [`Input`]'s `ReadAt`), so the sample pages are never mapped into the process (no
 //! page faults, nothing to unmap, no other core's TLB flushed), and a file cut short during the
-//! run gives that image an error instead of `SIGBUS`. Any other reader of the samples (a
-//! min–max pass, the other filters) reads the mapping. A mapped file's pages can be given back
+//! run gives that image an error instead of `SIGBUS`. A min–max window's pass reads the same
+//! way; other readers of the samples (the values present with padding or a modality LUT, the
+//! other filters) read the mapping. A mapped file's pages can be given back
 //! while it is still being read ([`Input::release`]; the annotation parser releases each column
 //! it has passed). Smaller files are read: mapping and unmapping cost more than copying them.
 //!

@@ -79,7 +79,8 @@ impl std::ops::AddAssign for StageTimes {
 /// Decode, window, resize and rasterise one input. The input is not held longer than needed:
 /// dropped right after decoding when the samples were decoded into memory. Samples in a mapped
 /// file are read in bands through it ([`staged`]), not through the mapping: its sample pages
-/// never become the process's memory. Either way the input is gone before the masks are made.
+/// become the process's memory only if a min–max over the values present (with padding or a
+/// modality LUT) reads them, and are released right after. Either way the input is gone before the masks are made.
 pub fn process(
     input: impl Into<Input>,
     decoder: Decoder,
@@ -99,9 +100,15 @@ pub fn process(
     times.decode = lap();
     // Samples decoded into memory do not need the input any more.
     let input = input.contains(src.samples.as_bytes()).then_some(input);
-    let (table, window) = window::table(&src, &plan.image)?;
-    times.window = lap();
+    // Samples in a mapped file are read from the file in bands, not through the mapping.
     let reader = input.as_ref().filter(|i| i.is_mapped()).map(|i| i as &dyn staged::ReadAt);
+    let (table, window) = window::table_reading(&src, &plan.image, reader)?;
+    // A pass over the values present (padding, a modality LUT) read the samples through the
+    // mapping: their pages leave the process now. Nothing is unmapped when no pass ran.
+    if let Some(input) = &input {
+        input.release(src.samples.as_bytes());
+    }
+    times.window = lap();
     let (image, geometry) = resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, reader)?;
     times.resize = lap();
     // The input is no longer needed: freed (or unmapped) before the masks are made.

@@ -348,26 +348,12 @@ mod tests {
         }
     }
 
-    /// Reads parts from their own memory, or fails every read.
-    struct Memory {
-        fail: bool,
-    }
-
-    impl ReadAt for Memory {
-        fn read_at(&self, part: &[u8], buf: &mut [u8]) -> std::io::Result<()> {
-            if self.fail {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank"));
-            }
-            buf.copy_from_slice(part);
-            Ok(())
-        }
-    }
-
     /// Samples read in bands through a reader (several bands here) resize as samples read in
     /// place, with a lookup table or its affine form; a failed read rejects the image at the
     /// read stage.
     #[test]
     fn samples_read_through_a_reader_resize_the_same() {
+        use crate::transform::staged::tests::Memory;
         let (w, h) = (700u32, 400u32); // 1,400 bytes a row: 187 rows a band
         let words: Vec<u16> =
             crate::transform::area::tests::xorshift(5).take((w * h) as usize).map(|x| (x >> 52) as u16).collect();

@@ -81,6 +81,32 @@ impl<'a, S: bytemuck::Pod> Staged<'a, S> {
     }
 }
 
+/// Call `f` on every sample of `samples` (rows of `sw`), in order: in bands read through
+/// `reader` if there is one (a mapped file's pages then stay untouched), else all at once.
+///
+/// # Errors
+/// The first failed read (`f` has then seen zeros for its rows), or `InvalidInput` when `sw`
+/// does not divide the samples.
+pub fn for_each_band<S: bytemuck::Pod>(
+    samples: &[S],
+    sw: usize,
+    reader: Option<&dyn ReadAt>,
+    f: &mut dyn FnMut(&[S]),
+) -> std::io::Result<()> {
+    let Some(reader) = reader else {
+        f(samples);
+        return Ok(());
+    };
+    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "samples are not whole rows");
+    let mut staged = Staged::new(samples, sw, reader).ok_or_else(invalid)?;
+    let rows = samples.len() / sw;
+    let per_band = (BAND_BYTES / (sw * std::mem::size_of::<S>()).max(1)).max(1);
+    for first in (0..rows).step_by(per_band) {
+        f(staged.rows(first, per_band.min(rows - first)));
+    }
+    staged.finish()
+}
+
 impl<S: bytemuck::Pod> SourceRows<S> for Staged<'_, S> {
     fn rows(&mut self, first: usize, n: usize) -> &[S] {
         let held = self.band.len() / self.sw;
@@ -94,9 +120,45 @@ impl<S: bytemuck::Pod> SourceRows<S> for Staged<'_, S> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::cell::RefCell;
+
+    /// Reads parts from their own memory, or fails every read (for tests of the callers).
+    pub(crate) struct Memory {
+        pub(crate) fail: bool,
+    }
+
+    impl ReadAt for Memory {
+        fn read_at(&self, part: &[u8], buf: &mut [u8]) -> std::io::Result<()> {
+            if self.fail {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank"));
+            }
+            buf.copy_from_slice(part);
+            Ok(())
+        }
+    }
+
+    /// Bands cover every sample once, in order; without a reader, one call with all of them.
+    #[test]
+    fn bands_visit_every_sample_in_order() {
+        let (sw, sh) = (5000, 61); // 10,000 bytes a row: 26 rows a band
+        let samples = image(sw, sh);
+        for reader in [None, Some(&Memory { fail: false } as &dyn ReadAt)] {
+            let (mut seen, mut calls) = (Vec::new(), 0);
+            for_each_band(&samples, sw, reader, &mut |b: &[u16]| {
+                seen.extend_from_slice(b);
+                calls += 1;
+            })
+            .unwrap();
+            assert_eq!(seen, samples);
+            assert_eq!(calls, if reader.is_some() { 3 } else { 1 });
+        }
+        let e = for_each_band(&samples, sw, Some(&Memory { fail: true }), &mut |_| {}).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        let e = for_each_band(&samples, 7, Some(&Memory { fail: false }), &mut |_| {}).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "7 does not divide the samples");
+    }
 
     /// Reads from a copy of the bytes, counting reads; fails every read from `fail_from` on.
     struct Copy {

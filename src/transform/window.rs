@@ -15,6 +15,7 @@ use crate::error::{InputError, Stage};
 pub use crate::source::image::stored_value;
 use crate::source::image::{Lut, Photometric, Samples, SourceImage, SourceKind, VoiFunction};
 use crate::transform::affine::Affine;
+use crate::transform::staged::{self, ReadAt};
 
 /// A plane of output-typed samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +108,19 @@ pub fn apply(img: &SourceImage, plan: &ImagePlan) -> Result<(Plane, AppliedWindo
 /// take (`Samples::lut_len` entries), for mapping the image ([`Table::map`]) or for a resize
 /// that looks samples up itself (`transform::area`).
 pub fn table(img: &SourceImage, plan: &ImagePlan) -> Result<(Table, AppliedWindow), InputError> {
+    table_reading(img, plan, None)
+}
+
+/// [`table`], reading the samples for a min..max through `reader` in bands when one is given
+/// (`transform::staged`: a mapped file's sample pages are then not touched).
+///
+/// # Errors
+/// As [`table`], and a failed read (`Stage::Read`).
+pub fn table_reading(
+    img: &SourceImage,
+    plan: &ImagePlan,
+    reader: Option<&dyn ReadAt>,
+) -> Result<(Table, AppliedWindow), InputError> {
     let stored = |raw: u16| stored_value(raw, img.bits_stored, img.signed);
     let modality = |raw: u16| {
         let s = stored(raw) as f64;
@@ -131,7 +145,23 @@ pub fn table(img: &SourceImage, plan: &ImagePlan) -> Result<(Table, AppliedWindo
             p
         })
     };
-    let range = || modality_range(present(), modality);
+    // Without a modality LUT or padding the modality is monotonic in the stored value, so
+    // its min..max are those of the least and greatest stored value (one vectorised pass).
+    let flip = if img.signed && bits == img.bits_stored.clamp(1, 16) { 1u16 << (bits - 1) } else { 0 };
+    let extremes = || {
+        stored_extremes(&img.samples, img.width as usize, (stored_values - 1) as u16, flip, reader).map_err(|e| {
+            InputError::new(
+                Stage::Read,
+                format!("reading the pixel data from the file: {e} (was it changed during the run?)"),
+            )
+        })
+    };
+    let range = || match (&img.luts.modality, &img.luts.padding) {
+        (None, None) => {
+            Ok(monotonic_range(extremes()?, modality).unwrap_or_else(|| modality_range(present(), modality)))
+        }
+        _ => Ok(modality_range(present(), modality)),
+    };
     let (window, lut) = choose_window(img, plan, range)?;
     let invert = img.photometric == Photometric::Monochrome1 || img.luts.presentation_inverse;
     let mut display: Vec<f64> = (0..stored_values)
@@ -163,7 +193,7 @@ pub fn table(img: &SourceImage, plan: &ImagePlan) -> Result<(Table, AppliedWindo
 fn choose_window<'a>(
     img: &'a SourceImage,
     plan: &ImagePlan,
-    range: impl Fn() -> (f64, f64),
+    range: impl Fn() -> Result<(f64, f64), InputError>,
 ) -> Result<(AppliedWindow, Option<&'a Lut>), InputError> {
     let from_range = |(lo, hi): (f64, f64), source| AppliedWindow {
         center: (lo + hi) / 2.0,
@@ -186,7 +216,7 @@ fn choose_window<'a>(
         WindowChoice::Fixed { center, width } => {
             AppliedWindow { center, width, function: img.voi_function, source: WindowSource::Fixed }
         }
-        WindowChoice::MinMax => from_range(range(), WindowSource::MinMax),
+        WindowChoice::MinMax => from_range(range()?, WindowSource::MinMax),
         WindowChoice::File => match img.windows.get(plan.window_index).or(img.windows.first()) {
             Some(&(center, width)) => {
                 AppliedWindow { center, width, function: img.voi_function, source: WindowSource::File }
@@ -195,7 +225,7 @@ fn choose_window<'a>(
                 let max = ((1u32 << img.bits_stored.clamp(1, 16)) - 1) as f64;
                 from_range((0.0, max), WindowSource::FullRange)
             }
-            None => from_range(range(), WindowSource::MinMax),
+            None => from_range(range()?, WindowSource::MinMax),
         },
     };
     if !(w.width > 0.0 && w.width.is_finite() && w.center.is_finite()) {
@@ -217,6 +247,52 @@ fn presence(samples: &Samples, stored_values: usize) -> Vec<bool> {
         Samples::U16(v) => v.iter().for_each(|&s| p[s as usize & mask] = true),
     }
     p
+}
+
+/// The least and greatest bit pattern of the samples' low bits (`mask`) in stored-value order:
+/// `flip` is the sign bit of signed stored values (XOR with it orders two's complement values
+/// as unsigned ones), else 0. `None` without samples. A min/max reduction, which the compiler
+/// vectorises, where marking each value present stores to a table per sample. With a `reader`
+/// the samples (rows of `width`) are read through it in bands.
+fn stored_extremes(
+    samples: &Samples,
+    width: usize,
+    mask: u16,
+    flip: u16,
+    reader: Option<&dyn ReadAt>,
+) -> std::io::Result<Option<(u16, u16)>> {
+    fn fold<T: bytemuck::Pod + Into<u16>>(
+        v: &[T],
+        width: usize,
+        mask: u16,
+        flip: u16,
+        reader: Option<&dyn ReadAt>,
+    ) -> std::io::Result<Option<(u16, u16)>> {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let (mut lo, mut hi) = (u16::MAX, 0u16);
+        let mut band = |b: &[T]| {
+            (lo, hi) = b.iter().fold((lo, hi), |(lo, hi), &s| {
+                let key = (s.into() & mask) ^ flip;
+                (lo.min(key), hi.max(key))
+            });
+        };
+        staged::for_each_band(v, width, reader, &mut band)?;
+        Ok(Some((lo ^ flip, hi ^ flip)))
+    }
+    match samples {
+        Samples::U8(v) => fold(v, width, mask, flip, reader),
+        Samples::U16(v) => fold(v, width, mask, flip, reader),
+    }
+}
+
+/// The min..max of a monotonic `modality` over the stored values between `extremes`: its values
+/// at the two ends. `None` (use the values present) without samples or if either is not finite.
+fn monotonic_range(extremes: Option<(u16, u16)>, modality: impl Fn(u16) -> f64) -> Option<(f64, f64)> {
+    let (lo, hi) = extremes?;
+    let (a, b) = (modality(lo), modality(hi));
+    (a.is_finite() && b.is_finite()).then(|| (a.min(b), a.max(b)))
 }
 
 fn modality_range(present: &[bool], modality: impl Fn(u16) -> f64) -> (f64, f64) {

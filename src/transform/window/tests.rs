@@ -126,6 +126,84 @@ fn no_window_falls_back_to_minmax_for_dicom_and_full_range_for_rasters() {
     assert_eq!(plane, Plane::U8(vec![0, 10, 128, 255]), "display-ready rasters pass through unchanged");
 }
 
+/// The min..max window is the least and greatest modality value of the samples' stored values
+/// (low bits, sign-extended, rescaled), computed here sample by sample, for every bit depth,
+/// signedness and sign of the slope; with padding declared, the padding value takes no part.
+#[test]
+fn minmax_window_spans_the_stored_values_modality_range() {
+    let mut noise = crate::transform::area::tests::xorshift(11);
+    for bits_stored in [1u16, 7, 8, 12, 14, 16] {
+        for signed in [false, true] {
+            for rescale in [None, Some((1.5, -1024.0)), Some((-0.75, 300.0))] {
+                for eight_bit in [false, true] {
+                    let raw: Vec<u16> = (&mut noise).take(999).map(|x| (x >> 48) as u16).collect();
+                    // Few distinct values, so the extremes are also hit by other samples.
+                    let raw: Vec<u16> = raw.iter().map(|&r| if r % 3 == 0 { r } else { r & 0xF0F0 }).collect();
+                    let samples = match eight_bit {
+                        true => Samples::U8(raw.iter().map(|&r| r as u8).collect()),
+                        false => Samples::U16(raw.clone().into()),
+                    };
+                    let sample_bits = if eight_bit { 8 } else { 16 };
+                    let mask = (1u32 << bits_stored.min(sample_bits)) - 1;
+                    let modality = |r: u16| {
+                        let s = f64::from(stored_value((u32::from(r) & mask) as u16, bits_stored, signed));
+                        rescale.map_or(s, |(slope, intercept)| s * slope + intercept)
+                    };
+                    let values: Vec<f64> = match &samples {
+                        Samples::U8(v) => v.iter().map(|&r| modality(u16::from(r))).collect(),
+                        Samples::U16(v) => v.iter().map(|&r| modality(r)).collect(),
+                    };
+                    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let img = SourceImage {
+                        width: 999,
+                        height: 1,
+                        samples,
+                        bits_stored,
+                        signed,
+                        rescale,
+                        windows: vec![],
+                        ..dicom(vec![0; 4], Photometric::Monochrome2)
+                    };
+                    let (_, w) = table(&img, &plan(WindowChoice::MinMax, DType::Uint8)).unwrap();
+                    let case = format!("{bits_stored} bits, signed {signed}, {rescale:?}, 8-bit samples {eight_bit}");
+                    assert_eq!((w.center, w.width), ((lo + hi) / 2.0, (hi - lo).max(f64::MIN_POSITIVE)), "{case}");
+                }
+            }
+        }
+    }
+}
+
+/// A min..max read through a reader in bands gives the window and table read in place; a failed
+/// read rejects the image at the read stage.
+#[test]
+fn minmax_read_through_a_reader_is_the_same() {
+    use crate::transform::staged::tests::Memory;
+    let (w, h) = (900usize, 400usize); // 1,800 bytes a row: 145 rows a band
+    let raw: Vec<u16> = crate::transform::area::tests::xorshift(3).take(w * h).map(|x| (x >> 52) as u16).collect();
+    let img = SourceImage {
+        width: w as u32,
+        height: h as u32,
+        samples: Samples::U16(raw.into()),
+        windows: vec![],
+        rescale: Some((-1.0, 4095.0)),
+        ..dicom(vec![0; 4], Photometric::Monochrome1)
+    };
+    let p = plan(WindowChoice::MinMax, DType::Uint8);
+    let (t, win) = table(&img, &p).unwrap();
+    let (t2, win2) = table_reading(&img, &p, Some(&Memory { fail: false })).unwrap();
+    assert_eq!((t.values, t.affine, win), (t2.values, t2.affine, win2));
+    let e = table_reading(&img, &p, Some(&Memory { fail: true })).unwrap_err();
+    assert_eq!(e.stage, Stage::Read);
+    // A file window needs no pass: nothing is read.
+    assert!(table_reading(
+        &img,
+        &plan(WindowChoice::Fixed { center: 100.0, width: 50.0 }, DType::Uint8),
+        Some(&Memory { fail: true })
+    )
+    .is_ok());
+}
+
 #[test]
 fn minmax_normalisation_stretches_the_windowed_range() {
     let img = dicom(vec![1948, 2048, 2148, 2048], Photometric::Monochrome2);

@@ -1,13 +1,15 @@
-//! Source rows read in bands into a small buffer, for the area resize of a mapped file.
+//! Source rows read in bands into a small buffer, for the passes over a mapped file's samples
+//! (the area resize, a min..max window).
 //!
 //! Role: a local DICOM is mapped (`storage::body`) so that decoding needs no copy of the file,
 //! but reading its 12–18 MB of samples through the mapping costs a page fault every 16 pages,
 //! the unmapping of every page afterwards (with the other cores' TLBs flushed), and eight
 //! strided row streams read from DRAM. Reading the same bytes with `pread` into a band of
 //! [`BAND_BYTES`] that the resize then reads while it is in the core's cache does none of that:
-//! decoding and resizing 200 2000–3000 px images took 0.157 s instead of 0.210 s (2 threads,
-//! warm page cache, medians of 5; the band size made no difference from 160 KB to 640 KB).
-//! The mapping's sample pages are never touched, so they never count in the process's memory.
+//! reading the samples of 200 2000–3000 px images and computing their display values took
+//! 0.157 s instead of 0.210 s (2 threads, warm page cache, medians of 5; bands of 32 to 128
+//! rows made no difference). The mapping's sample pages are never touched, so they never count
+//! in the process's memory.
 //!
 //! A failed read (a file truncated during the run) is kept, the band read as zeros, and
 //! returned by [`Staged::finish`]: the caller rejects the image, nothing panics or is

@@ -80,7 +80,8 @@ impl std::ops::AddAssign for StageTimes {
 /// dropped right after decoding when the samples were decoded into memory. Samples in a mapped
 /// file are read in bands through it ([`staged`]), not through the mapping: its sample pages
 /// become the process's memory only if a min–max over the values present (with padding or a
-/// modality LUT) reads them, and are released right after. Either way the input is gone before the masks are made.
+/// modality LUT) reads them, and are released right after. Either way the input is gone
+/// before the masks are made.
 pub fn process(
     input: impl Into<Input>,
     decoder: Decoder,

@@ -10,7 +10,7 @@
 use crate::config::{Filter, ImagePlan, ResizeMode};
 use crate::error::{InputError, Stage};
 use crate::source::image::Samples;
-use crate::transform::affine::Affine;
+use crate::transform::affine::{Affine, Stored, Widen};
 use crate::transform::area;
 use crate::transform::staged::{ReadAt, Staged};
 use crate::transform::window::{Plane, Table, Values};
@@ -161,44 +161,35 @@ fn area_lookup<T: area::AreaPixel>(
     content: (usize, usize),
     reader: Option<&dyn ReadAt>,
 ) -> Option<std::io::Result<Vec<T>>> {
-    match (samples, affine) {
-        (Samples::U8(v), None) => {
+    match samples {
+        Samples::U8(v) => {
             let t: &[T; 256] = table.try_into().ok()?;
-            let value = |s: u8| t[usize::from(s)];
-            area_rows(
-                v,
-                native,
-                content,
-                value,
-                |b: &mut [f32], r: &[u8], sw| area::fill_block(b, r, sw, &value),
-                reader,
-            )
+            area_rows(v, native, content, |s| t[usize::from(s)], affine, reader)
         }
-        (Samples::U16(v), None) => {
+        Samples::U16(v) => {
             let t: &[T; 65536] = table.try_into().ok()?;
-            let value = |s: u16| t[usize::from(s)];
-            area_rows(
-                v,
-                native,
-                content,
-                value,
-                |b: &mut [f32], r: &[u16], sw| area::fill_block(b, r, sw, &value),
-                reader,
-            )
-        }
-        (Samples::U8(v), Some(f)) => {
-            let t: &[T; 256] = table.try_into().ok()?;
-            area_rows(v, native, content, |s| t[usize::from(s)], |b, r: &[u8], sw| f.fill_block(b, r, sw), reader)
-        }
-        (Samples::U16(v), Some(f)) => {
-            let t: &[T; 65536] = table.try_into().ok()?;
-            area_rows(v, native, content, |s| t[usize::from(s)], |b, r: &[u16], sw| f.fill_block(b, r, sw), reader)
+            area_rows(v, native, content, |s| t[usize::from(s)], affine, reader)
         }
     }
 }
 
+/// The area pass over `samples`, their values computed by `affine` or looked up by `value`.
+fn area_rows<S: bytemuck::Pod + Stored + Widen, T: area::AreaPixel>(
+    samples: &[S],
+    native: (usize, usize),
+    content: (usize, usize),
+    value: impl Fn(S) -> T,
+    affine: Option<Affine>,
+    reader: Option<&dyn ReadAt>,
+) -> Option<std::io::Result<Vec<T>>> {
+    match affine {
+        Some(f) => area_pass(samples, native, content, &value, |b, r, sw| f.fill_block(b, r, sw), reader),
+        None => area_pass(samples, native, content, &value, |b, r, sw| area::fill_block(b, r, sw, &value), reader),
+    }
+}
+
 /// The area pass over `samples` read in place, or in bands through `reader`.
-fn area_rows<S: bytemuck::Pod, T: area::AreaPixel>(
+fn area_pass<S: bytemuck::Pod, T: area::AreaPixel>(
     samples: &[S],
     native: (usize, usize),
     content: (usize, usize),

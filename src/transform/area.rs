@@ -55,7 +55,14 @@ macro_rules! area_pixel {
             }
             #[inline(always)]
             fn saturate(v: f32) -> Self {
-                round_half_even(v).clamp(0.0, f32::from(<$t>::MAX)) as $t
+                // Clamped first, then rounded: the same result (the bounds are integers), and
+                // without sign handling or a float-to-integer conversion a row of it
+                // vectorises. `max` turns NaN into 0, as the cast would. Adding 2^23 rounds
+                // `c` half to even and leaves it in the low mantissa bits: 2^23 + n is
+                // `0x4B00_0000 | n` for n < 2^23.
+                const TWO_23: f32 = 8_388_608.0;
+                let c = v.max(0.0).min(f32::from(<$t>::MAX));
+                (c + TWO_23).to_bits() as $t
             }
             #[inline(always)]
             fn from_u32(v: u32) -> Self {
@@ -293,11 +300,9 @@ fn general<S: Copy, T: AreaPixel>(
         }
         let buf = &rows[(t.si - start) * dw..][..dw];
         if t.di != prev_dy {
-            let d = &mut out[prev_dy * dw..][..dw];
-            for ((d, s), &b) in d.iter_mut().zip(sum.iter_mut()).zip(buf) {
-                *d = T::saturate(*s);
-                *s = t.alpha * b;
-            }
+            // Two loops, not one: each vectorises on its own.
+            out[prev_dy * dw..][..dw].iter_mut().zip(&sum).for_each(|(d, &s)| *d = T::saturate(s));
+            sum.iter_mut().zip(buf).for_each(|(s, &b)| *s = t.alpha * b);
             prev_dy = t.di;
         } else {
             sum.iter_mut().zip(buf).for_each(|(s, &b)| *s += t.alpha * b);
@@ -458,6 +463,30 @@ pub(crate) mod tests {
             assert_eq!(round_half_even(v), v.round_ties_even(), "{v}");
         }
         assert_eq!((u8::saturate(-0.6), u8::saturate(300.0), u16::saturate(65535.4)), (0, 255, 65535));
+    }
+
+    /// `saturate` (clamp, then round) equals OpenCV's order (round half to even, then clamp)
+    /// on every quarter from below 0 to past the 16-bit range, at the halves' neighbours, and
+    /// on the special values.
+    #[test]
+    fn saturate_is_rounding_then_clamping() {
+        fn reference(v: f32, max: f32) -> f32 {
+            if v.is_nan() {
+                0.0
+            } else {
+                v.round_ties_even().clamp(0.0, max)
+            }
+        }
+        let quarters = (-40i32..=70_000 * 4).map(|q| q as f32 / 4.0);
+        let near_halves = (-2i32..70_000).flat_map(|k| {
+            let h = k as f32 + 0.5;
+            [h.next_down(), h, h.next_up()]
+        });
+        let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, f32::MAX, f32::MIN, 1e30, -1e30];
+        for v in quarters.chain(near_halves).chain(special) {
+            assert_eq!(f32::from(u8::saturate(v)), reference(v, 255.0), "u8 {v}");
+            assert_eq!(f32::from(u16::saturate(v)), reference(v, 65535.0), "u16 {v}");
+        }
     }
 
     #[test]

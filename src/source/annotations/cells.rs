@@ -130,14 +130,41 @@ impl<'de> Deserialize<'de> for CellText {
     }
 }
 
-/// Point `n` from its text: the typed fast path, else the `Value` reference for the verdict and
-/// message.
+/// Point `n` from its text: pandas' own form read by hand, else the typed path, else the
+/// `Value` reference for the verdict and message.
 fn point(n: usize, text: &str) -> Result<[f64; 2], String> {
+    if let Some(p) = pandas_point(text) {
+        return Ok(p);
+    }
     if let Ok(Xy(Some(p))) = serde_json::from_str::<Xy>(text) {
         return Ok(p);
     }
     let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     parse_point(&v).ok_or_else(|| bad_point(n, &v))
+}
+
+/// A point exactly as pandas writes it, `{"x":X,"y":Y}` with no spaces, both finite numbers;
+/// `None` for any other text. `text` is one JSON value (the parser checked it), so what
+/// lies between the keys is a number token if it has only number characters. The values
+/// are [`Xy`]'s (tested): this reads in a fifth of the time, and nearly every point of an
+/// annotation file takes it.
+fn pandas_point(text: &str) -> Option<[f64; 2]> {
+    let rest = text.strip_prefix("{\"x\":")?;
+    let comma = rest.bytes().position(|c| c == b',')?;
+    let (x, rest) = (&rest[..comma], rest[comma..].strip_prefix(",\"y\":")?);
+    let p = [json_number(x)?, json_number(rest.strip_suffix('}')?)?];
+    p.iter().all(|v| v.is_finite()).then_some(p)
+}
+
+/// A JSON number token as serde_json reads it (`float_roundtrip`: correctly rounded, as
+/// Rust's `f64` parsing is; integers convert to the same nearest `f64`, and `-0` is `-0.0`
+/// in both). `None` if `t` is not made of number characters.
+fn json_number(t: &str) -> Option<f64> {
+    let number = |c: u8| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
+    if t.is_empty() || !t.bytes().all(number) {
+        return None;
+    }
+    t.parse().ok()
 }
 
 /// `{"x": n, "y": n}` (other keys ignored) or `[x, y]`, finite; `None` for anything else.
@@ -289,6 +316,64 @@ mod tests {
             let CellText(typed) = serde_json::from_str(text).unwrap();
             assert_eq!(typed, parse_polygon(&value), "cell {text}");
         }
+    }
+
+    /// Pandas' form read by hand gives the typed path's values, bit for bit, on awkward
+    /// numbers and on random ones in every notation; anything else is left to it.
+    #[test]
+    fn pandas_points_read_by_hand_equal_the_typed_path() {
+        let awkward = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "-1",
+            "1.5",
+            "1e3",
+            "1E3",
+            "1e+3",
+            "1.5e-3",
+            "-2.5E-7",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "0.1",
+            "0.30000000000000004",
+            "2.2250738585072011e-308",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "9007199254740993",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "1295.6108",
+            "420.699",
+        ];
+        let mut random = crate::transform::area::tests::xorshift(7);
+        let mut next = || f64::from_bits(random.next().unwrap());
+        let mut numbers: Vec<String> = awkward.iter().map(|s| s.to_string()).collect();
+        for _ in 0..2_000 {
+            let v = next();
+            let small = (v.to_bits() % 4_000_000) as f64 / 1_000.0 - 500.0;
+            numbers.extend([format!("{v}"), format!("{v:e}"), format!("{small}"), format!("{small:.4}")]);
+        }
+        numbers.retain(|n| serde_json::from_str::<Value>(n).is_ok());
+        for (i, x) in numbers.iter().enumerate() {
+            let y = &numbers[(i * 7 + 3) % numbers.len()];
+            let text = format!(r#"{{"x":{x},"y":{y}}}"#);
+            let typed = serde_json::from_str::<Xy>(&text).unwrap().0;
+            let by_hand = pandas_point(&text);
+            assert_eq!(by_hand.map(|p| p.map(f64::to_bits)), typed.map(|p| p.map(f64::to_bits)), "{text}");
+        }
+        for other in [r#"{"x": 1,"y":2}"#, r#"{"y":2,"x":1}"#, r#"{"x":1,"y":2,"z":3}"#, r#"{"x":"1","y":2}"#, "[1,2]"]
+        {
+            assert_eq!(pandas_point(other), None, "{other}");
+            assert!(point(0, other).is_ok() || other.contains('"'), "{other} still reads");
+        }
+        assert_eq!(point(0, r#"{"x":1,"y":2,"z":3}"#), Ok([1.0, 2.0]), "the typed path takes the rest");
     }
 
     #[test]

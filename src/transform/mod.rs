@@ -78,10 +78,9 @@ impl std::ops::AddAssign for StageTimes {
 
 /// Decode, window, resize and rasterise one input. The input is not held longer than needed:
 /// dropped right after decoding when the samples were decoded into memory. Samples in a mapped
-/// file are read in bands through it ([`staged`]), not through the mapping: its sample pages
-/// become the process's memory only if a min–max over the values present (with padding or a
-/// modality LUT) reads them, and are released right after. Either way the input is gone
-/// before the masks are made.
+/// file are read from the file in bands ([`staged`]) by every pass (a min..max, the resize),
+/// never through the mapping: its sample pages never become the process's memory. Either way
+/// the input is gone before the masks are made.
 pub fn process(
     input: impl Into<Input>,
     decoder: Decoder,
@@ -104,11 +103,6 @@ pub fn process(
     // Samples in a mapped file are read from the file in bands, not through the mapping.
     let reader = input.as_ref().filter(|i| i.is_mapped()).map(|i| i as &dyn staged::ReadAt);
     let (table, window) = window::table_reading(&src, &plan.image, reader)?;
-    // A pass over the values present (padding, a modality LUT) read the samples through the
-    // mapping: their pages leave the process now. Nothing is unmapped when no pass ran.
-    if let Some(input) = &input {
-        input.release(src.samples.as_bytes());
-    }
     times.window = lap();
     let (image, geometry) = resize::resize_table(&src.samples, &table, src.width, src.height, &plan.image, reader)?;
     times.resize = lap();

@@ -135,32 +135,35 @@ pub fn table_reading(
     // chain runs once per stored value (16,384 for 14-bit data), not once per bit pattern.
     let bits = img.bits_stored.clamp(1, 16).min(img.samples.sample_bits());
     let stored_values = 1usize << bits;
+    let read_failed = |e: std::io::Error| {
+        InputError::new(
+            Stage::Read,
+            format!("reading the pixel data from the file: {e} (was it changed during the run?)"),
+        )
+    };
     // Which stored values occur costs a pass over every pixel: done only when a min..max needs it.
     let present = std::cell::OnceCell::new();
-    let present = || {
-        present.get_or_init(|| {
-            let mut p = presence(&img.samples, stored_values);
-            // Padding is not image: it takes no part in min..max statistics and is written as 0.
-            p.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, p)| *p = false);
-            p
-        })
+    let present = || -> Result<&Vec<bool>, InputError> {
+        if let Some(p) = present.get() {
+            return Ok(p);
+        }
+        let mut p = presence(&img.samples, img.width as usize, stored_values, reader).map_err(read_failed)?;
+        // Padding is not image: it takes no part in min..max statistics and is written as 0.
+        p.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, p)| *p = false);
+        Ok(present.get_or_init(|| p))
     };
     // Without a modality LUT or padding the modality is monotonic in the stored value, so
     // its min..max are those of the least and greatest stored value (one vectorised pass).
     let flip = if img.signed && bits == img.bits_stored.clamp(1, 16) { 1u16 << (bits - 1) } else { 0 };
     let extremes = || {
-        stored_extremes(&img.samples, img.width as usize, (stored_values - 1) as u16, flip, reader).map_err(|e| {
-            InputError::new(
-                Stage::Read,
-                format!("reading the pixel data from the file: {e} (was it changed during the run?)"),
-            )
-        })
+        stored_extremes(&img.samples, img.width as usize, (stored_values - 1) as u16, flip, reader).map_err(read_failed)
     };
     let range = || match (&img.luts.modality, &img.luts.padding) {
-        (None, None) => {
-            Ok(monotonic_range(extremes()?, modality).unwrap_or_else(|| modality_range(present(), modality)))
-        }
-        _ => Ok(modality_range(present(), modality)),
+        (None, None) => match monotonic_range(extremes()?, modality) {
+            Some(range) => Ok(range),
+            None => Ok(modality_range(present()?, modality)),
+        },
+        _ => Ok(modality_range(present()?, modality)),
     };
     let (window, lut) = choose_window(img, plan, range)?;
     let invert = img.photometric == Photometric::Monochrome1 || img.luts.presentation_inverse;
@@ -179,7 +182,7 @@ pub fn table_reading(
         })
         .collect();
     if plan.normalize == Normalize::MinMax {
-        stretch(&mut display, present());
+        stretch(&mut display, present()?);
     }
     if img.luts.padding.is_some() {
         display.iter_mut().enumerate().filter(|(raw, _)| is_padding(*raw)).for_each(|(_, v)| *v = 0.0);
@@ -238,15 +241,29 @@ fn choose_window<'a>(
 }
 
 /// Which stored values occur in the image: one flag per value of the low bits (`stored_values`
-/// is a power of two), indexed like the display table.
-fn presence(samples: &Samples, stored_values: usize) -> Vec<bool> {
-    let mut p = vec![false; stored_values];
-    let mask = stored_values - 1;
-    match samples {
-        Samples::U8(v) => v.iter().for_each(|&s| p[s as usize & mask] = true),
-        Samples::U16(v) => v.iter().for_each(|&s| p[s as usize & mask] = true),
+/// is a power of two), indexed like the display table. With a `reader` the samples (rows of
+/// `width`) are read through it in bands, as for [`stored_extremes`].
+fn presence(
+    samples: &Samples,
+    width: usize,
+    stored_values: usize,
+    reader: Option<&dyn ReadAt>,
+) -> std::io::Result<Vec<bool>> {
+    fn mark<T: bytemuck::Pod + Into<usize>>(
+        v: &[T],
+        width: usize,
+        p: &mut [bool],
+        reader: Option<&dyn ReadAt>,
+    ) -> std::io::Result<()> {
+        let mask = p.len() - 1;
+        staged::for_each_band(v, width, reader, &mut |b: &[T]| b.iter().for_each(|&s| p[s.into() & mask] = true))
     }
-    p
+    let mut p = vec![false; stored_values];
+    match samples {
+        Samples::U8(v) => mark(v, width, &mut p, reader)?,
+        Samples::U16(v) => mark(v, width, &mut p, reader)?,
+    }
+    Ok(p)
 }
 
 /// The least and greatest bit pattern of the samples' low bits (`mask`) in stored-value order:

@@ -202,6 +202,23 @@ fn minmax_read_through_a_reader_is_the_same() {
         Some(&Memory { fail: true })
     )
     .is_ok());
+    // The pass over the values present (a modality LUT, padding, a min..max normalisation)
+    // reads through the reader too: same table, and a failed read is a read-stage reject.
+    let mut with_lut = img.clone();
+    with_lut.luts.modality = Some(lut(0, 16, (0..4096).map(|v| 4095 - v / 2).collect()));
+    let mut with_padding = img.clone();
+    with_padding.luts.padding = Some(crate::source::image::Padding { value: 0, limit: Some(40) });
+    let mut normalised = plan(WindowChoice::Fixed { center: 2000.0, width: 1500.0 }, DType::Uint8);
+    normalised.normalize = Normalize::MinMax;
+    for (case, img, p) in
+        [("modality LUT", &with_lut, &p), ("padding", &with_padding, &p), ("normalize", &img, &normalised)]
+    {
+        let (t, win) = table(img, p).unwrap();
+        let (t2, win2) = table_reading(img, p, Some(&Memory { fail: false })).unwrap();
+        assert_eq!((t.values, t.affine, win), (t2.values, t2.affine, win2), "{case}");
+        let e = table_reading(img, p, Some(&Memory { fail: true })).unwrap_err();
+        assert_eq!(e.stage, Stage::Read, "{case}");
+    }
 }
 
 #[test]

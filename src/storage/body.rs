@@ -211,43 +211,60 @@ fn generic(message: String) -> object_store::Error {
 
 #[cfg(test)]
 mod tests {
-    use object_store::{local::LocalFileSystem, path::Path, ObjectStore, ObjectStoreExt};
+    use super::Input;
+    use object_store::{local::LocalFileSystem, path::Path, GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+    use std::ops::Range;
+
+    /// Files in a temporary folder, read through a local object store as `run` reads them.
+    struct Files {
+        dir: tempfile::TempDir,
+        store: LocalFileSystem,
+    }
+
+    impl Files {
+        fn new(files: &[(&str, &[u8])]) -> Files {
+            let dir = tempfile::tempdir().unwrap();
+            files.iter().for_each(|(name, content)| std::fs::write(dir.path().join(name), content).unwrap());
+            let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+            Files { dir, store }
+        }
+
+        /// `name` (or its `range`) through [`super::read`], mapped if `map` and large enough.
+        async fn read(&self, name: &str, range: Option<Range<u64>>, map: bool) -> Input {
+            let opts = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+            super::read(self.store.get_opts(&Path::from(name), opts).await.unwrap(), map).await.unwrap()
+        }
+    }
+
+    /// `len` bytes of a repeating pattern (`i * step % 251`).
+    fn pattern(len: usize, step: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * step % 251) as u8).collect()
+    }
 
     #[tokio::test]
     async fn a_local_file_reads_whole_and_equal_to_object_stores_own_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::write(dir.path().join("f.bin"), &content).unwrap();
-        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-        let ours = super::read(store.get(&Path::from("f.bin")).await.unwrap(), false).await.unwrap().into_bytes();
-        let theirs = store.get(&Path::from("f.bin")).await.unwrap().bytes().await.unwrap();
+        let content = pattern(200_000, 7);
+        let files = Files::new(&[("f.bin", &content), ("e.bin", b"")]);
+        let ours = files.read("f.bin", None, false).await.into_bytes();
+        let theirs = files.store.get(&Path::from("f.bin")).await.unwrap().bytes().await.unwrap();
         assert_eq!(ours, theirs);
         assert_eq!(ours.as_ref(), content.as_slice());
-        let empty = dir.path().join("e.bin");
-        std::fs::write(&empty, b"").unwrap();
-        assert!(super::read(store.get(&Path::from("e.bin")).await.unwrap(), true).await.unwrap().bytes().is_empty());
+        assert!(files.read("e.bin", None, true).await.bytes().is_empty());
     }
 
     /// Mapped files (whole, or a range starting off a page boundary) read as object_store's
     /// own read; small files are read, not mapped, and read the same.
     #[tokio::test]
     async fn a_mapped_file_reads_equal_to_object_stores_own_read() {
-        use object_store::{GetOptions, GetRange};
-        let dir = tempfile::tempdir().unwrap();
-        let len = super::MAP_MIN_BYTES as u32 * 3 + 12_345;
-        let content: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::write(dir.path().join("big.bin"), &content).unwrap();
-        std::fs::write(dir.path().join("small.bin"), &content[..1000]).unwrap();
-        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-        let path = Path::from("big.bin");
-        let mapped = super::read(store.get(&path).await.unwrap(), true).await.unwrap();
+        let len = super::MAP_MIN_BYTES as usize * 3 + 12_345;
+        let content = pattern(len, 7);
+        let files = Files::new(&[("big.bin", &content), ("small.bin", &content[..1000])]);
+        let mapped = files.read("big.bin", None, true).await;
         assert!(mapped.is_mapped());
         assert_eq!(mapped.bytes().as_ref(), content.as_slice());
-        let range = 5_001..(len as u64 - 3);
-        let opts = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
-        let part = super::read(store.get_opts(&path, opts).await.unwrap(), true).await.unwrap();
-        assert_eq!(part.bytes().as_ref(), &content[range.start as usize..range.end as usize]);
-        let small = super::read(store.get(&Path::from("small.bin")).await.unwrap(), true).await.unwrap();
+        let part = files.read("big.bin", Some(5_001..len as u64 - 3), true).await;
+        assert_eq!(part.bytes().as_ref(), &content[5_001..len - 3]);
+        let small = files.read("small.bin", None, true).await;
         assert!(!small.is_mapped());
         assert_eq!(small.bytes().as_ref(), &content[..1000]);
     }
@@ -257,12 +274,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn released_pages_leave_the_process_and_read_back_the_same() {
-        let dir = tempfile::tempdir().unwrap();
-        let len = super::MAP_MIN_BYTES as usize * 4;
-        let content: Vec<u8> = (0..len).map(|i| (i * 13 % 251) as u8).collect();
-        std::fs::write(dir.path().join("big.bin"), &content).unwrap();
-        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-        let input = super::read(store.get(&Path::from("big.bin")).await.unwrap(), true).await.unwrap();
+        let content = pattern(super::MAP_MIN_BYTES as usize * 4, 13);
+        let files = Files::new(&[("big.bin", &content)]);
+        let input = files.read("big.bin", None, true).await;
         let bytes = input.bytes().clone();
         let sum = |b: &[u8]| b.iter().map(|&v| u64::from(v)).sum::<u64>();
         let expected = sum(&content);
@@ -288,16 +302,10 @@ mod tests {
     #[tokio::test]
     async fn parts_read_from_the_file_equal_the_mapping_and_touch_no_page() {
         use crate::transform::staged::ReadAt;
-        use object_store::{GetOptions, GetRange};
-        let dir = tempfile::tempdir().unwrap();
         let len = super::MAP_MIN_BYTES as usize * 3;
-        let content: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
-        let file = dir.path().join("big.bin");
-        std::fs::write(&file, &content).unwrap();
-        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-        let range = 4_099..len as u64 - 7;
-        let opts = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
-        let input = super::read(store.get_opts(&Path::from("big.bin"), opts).await.unwrap(), true).await.unwrap();
+        let content = pattern(len, 31);
+        let files = Files::new(&[("big.bin", &content)]);
+        let input = files.read("big.bin", Some(4_099..len as u64 - 7), true).await;
         assert!(input.is_mapped());
         let bytes = input.bytes().clone();
         let mut buf = vec![0u8; 1 << 20];
@@ -306,6 +314,7 @@ mod tests {
         assert!(mapped_rss_kb(bytes.as_ptr()) <= 8, "the mapping's pages were not touched");
         let e = input.read_at(&buf.clone(), &mut buf).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "memory outside the input");
+        let file = files.dir.path().join("big.bin");
         std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(2 << 20).unwrap();
         let e = input.read_at(&bytes[(2 << 20) - 8_000..][..8_000], &mut buf[..8_000]).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "the file was cut short");

@@ -121,8 +121,9 @@ pub fn resize_passing<S: Copy, T: AreaPixel>(
 
 /// [`resize_passing`] with the rows' values written by `fill(block, rows, sw)` in the general
 /// case: `block[sx * LANES + lane]` must become `value(rows[lane * sw + sx])` as `f32` (never
-/// negative, as no [`AreaPixel`] is: the vector filter's zero-weight padding relies on it), for
-/// the (up to [`LANES`]) rows given. A faster equal of the lookup (`transform::affine`) goes
+/// negative, as no [`AreaPixel`] is: the vector filter's zero-weight padding relies on it;
+/// -0.0 for 0 is fine, as every sum starts at +0.0 and +0.0 + -0.0 is +0.0), for the (up to
+/// [`LANES`]) rows given. A faster equal of the lookup (`transform::affine`) goes
 /// here; `value` still serves integer scales.
 pub fn resize_filled<S: Copy, T: AreaPixel>(
     samples: &[S],

@@ -76,25 +76,23 @@ pub fn voi(x: f64, center: f64, width: f64, f: VoiFunction) -> f64 {
                 // width 1: a threshold at c (the formula's limit)
                 return if x <= c { 0.0 } else { 1.0 };
             }
-            if x <= c - w / 2.0 {
-                0.0
-            } else if x > c + w / 2.0 {
-                1.0
-            } else {
-                (x - c) / w + 0.5
-            }
+            ramp(x, c, w)
         }
         // A LUT's recorded centre/width span its input range: linear over it.
-        VoiFunction::LinearExact | VoiFunction::Lut => {
-            if x <= center - width / 2.0 {
-                0.0
-            } else if x > center + width / 2.0 {
-                1.0
-            } else {
-                (x - center) / width + 0.5
-            }
-        }
+        VoiFunction::LinearExact | VoiFunction::Lut => ramp(x, center, width),
         VoiFunction::Sigmoid => 1.0 / (1.0 + (-4.0 * (x - center) / width).exp()),
+    }
+}
+
+/// 0 up to `c - w/2`, 1 above `c + w/2`, linear between: LINEAR (with PS3.3's shifted `c`, `w`)
+/// and LINEAR_EXACT alike.
+fn ramp(x: f64, c: f64, w: f64) -> f64 {
+    if x <= c - w / 2.0 {
+        0.0
+    } else if x > c + w / 2.0 {
+        1.0
+    } else {
+        (x - c) / w + 0.5
     }
 }
 

@@ -34,12 +34,20 @@ pub struct Affine {
     a: f64,
     b: f64,
     max: f64,
-    /// Evaluated in `f64` (the values above are then used as they are, else rounded to `f32`).
-    wide: bool,
-    /// `f32` form only: the stored values are clamped to `lo..=hi` (the ends of the table's
-    /// flat runs) before the line, instead of clamping its values to `0..=max`: two 16-bit
-    /// operations per sixteen samples instead of two `f32` ones per eight.
-    clamp: Option<(u16, u16)>,
+    form: Form,
+}
+
+/// How an [`Affine`] is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Form {
+    /// In `f32` (`a`, `b` rounded to it), the line's values clamped to `0..=max`.
+    Narrow,
+    /// In `f32`, the stored values clamped to `lo..=hi` (the ends of the table's flat runs)
+    /// before the line, which then needs no clamp: two 16-bit operations per sixteen samples
+    /// instead of two `f32` ones per eight.
+    Clamped(u16, u16),
+    /// In `f64` (the `f32` forms missed an entry), the line's values clamped to `0..=max`.
+    Wide,
 }
 
 /// A source sample type the vector fill reads (8- and 16-bit stored samples).
@@ -82,9 +90,9 @@ const NUDGES: [f64; 3] = [0.0, 1e-7, -1e-7];
 /// monotonic table.
 fn flat_ends(table: &[f32]) -> Option<(u16, u16)> {
     let (first, last) = (*table.first()?, *table.last()?);
-    let lo = table.iter().take_while(|&&t| t == first).count() - 1;
-    let hi = table.len() - table.iter().rev().take_while(|&&t| t == last).count();
-    (lo < hi).then(|| (u16::try_from(lo).ok(), u16::try_from(hi).ok())).and_then(|(lo, hi)| lo.zip(hi))
+    let lo = u16::try_from(table.iter().take_while(|&&t| t == first).count() - 1).ok()?;
+    let hi = u16::try_from(table.len() - table.iter().rev().take_while(|&&t| t == last).count()).ok()?;
+    (lo < hi).then_some((lo, hi))
 }
 
 impl Affine {
@@ -112,9 +120,9 @@ impl Affine {
         // `f32` first (eight lanes an instruction, against four): its rounding of `a` and `b`
         // and of each product misses an entry now and then on 14- to 16-bit ramps.
         let mask = (n - 1) as u16;
-        let narrow = Affine { mask, a: f64::from(a as f32), b: f64::from(b as f32), max, wide: false, clamp: None };
-        let clamped = flat_ends(table).map(|ends| Affine { clamp: Some(ends), ..narrow });
-        let wide = NUDGES.iter().map(|d| Affine { mask, a, b: b + d, max, wide: true, clamp: None });
+        let narrow = Affine { mask, a: f64::from(a as f32), b: f64::from(b as f32), max, form: Form::Narrow };
+        let clamped = flat_ends(table).map(|(lo, hi)| Affine { form: Form::Clamped(lo, hi), ..narrow });
+        let wide = NUDGES.iter().map(|d| Affine { mask, a, b: b + d, max, form: Form::Wide });
         clamped
             .into_iter()
             .chain(std::iter::once(narrow))
@@ -130,29 +138,33 @@ impl Affine {
 
     /// Whether this form is evaluated in `f64` (the `f32` one missed an entry).
     pub fn is_wide(&self) -> bool {
-        self.wide
+        self.form == Form::Wide
     }
 
     /// Whether this form clamps the stored values rather than the line's values.
     pub fn is_clamped(&self) -> bool {
-        self.clamp.is_some()
+        matches!(self.form, Form::Clamped(..))
     }
 
     /// The output for one sample, as an `f32` integer.
     #[inline(always)]
     pub fn value<S: Stored>(&self, s: S) -> f32 {
         let s = s.bits() & self.mask;
-        if self.wide {
-            let x = f64::from(s) * self.a + self.b;
-            round_half_even_f64(x.max(0.0).min(self.max)) as f32
-        } else if let Some((lo, hi)) = self.clamp {
-            // Between the ends the line stays within -0.5..=max + 0.5 (else the fit fails);
-            // a value just below 0 rounds to -0.0, which equals 0 and sums as 0 in the filter.
-            let x = f32::from(s.clamp(lo, hi)) * self.a as f32 + self.b as f32;
-            crate::transform::area::round_half_even(x)
-        } else {
-            let x = f32::from(s) * self.a as f32 + self.b as f32;
-            crate::transform::area::round_half_even(x.max(0.0).min(self.max as f32))
+        match self.form {
+            Form::Wide => {
+                let x = f64::from(s) * self.a + self.b;
+                round_half_even_f64(x.max(0.0).min(self.max)) as f32
+            }
+            Form::Clamped(lo, hi) => {
+                // Between the ends the line stays within -0.5..=max + 0.5 (else the fit fails);
+                // a value just below 0 rounds to -0.0, which equals 0 and sums as 0 in the filter.
+                let x = f32::from(s.clamp(lo, hi)) * self.a as f32 + self.b as f32;
+                crate::transform::area::round_half_even(x)
+            }
+            Form::Narrow => {
+                let x = f32::from(s) * self.a as f32 + self.b as f32;
+                crate::transform::area::round_half_even(x.max(0.0).min(self.max as f32))
+            }
         }
     }
 
@@ -161,10 +173,10 @@ impl Affine {
     pub fn fill_block<S: Stored + Widen>(&self, block: &mut [f32], src: &[S], sw: usize) {
         #[cfg(target_arch = "x86_64")]
         if src.len() == sw * LANES && crate::transform::simd::available() {
-            match (S::as_u16s(src), self.clamp) {
+            match (S::as_u16s(src), self.form) {
                 // SAFETY: AVX2 is available (checked above); the slices' lengths are as
                 // the fills require (`src` holds LANES rows of `sw`; `block` LANES per column).
-                (Some(words), Some(ends)) if !self.wide => unsafe { self.fill16_avx2(block, words, sw, ends) },
+                (Some(words), Form::Clamped(lo, hi)) => unsafe { self.fill16_avx2(block, words, sw, (lo, hi)) },
                 _ => unsafe { self.fill_avx2(block, src, sw) },
             }
             return;
@@ -236,13 +248,13 @@ impl Affine {
                 // SAFETY: row `lane` holds `sw` samples and `t * LANES + 8 <= sw`; AVX2 is on.
                 let raw = unsafe { S::load8(src.as_ptr().add(lane * sw + t * LANES)) };
                 let raw = _mm256_and_si256(raw, mask);
-                *row = match self.clamp {
-                    _ if self.wide => self.eval8_f64(raw),
-                    Some((lo, hi)) => self.line8_f32(_mm256_min_epi32(
+                *row = match self.form {
+                    Form::Wide => self.eval8_f64(raw),
+                    Form::Clamped(lo, hi) => self.line8_f32(_mm256_min_epi32(
                         _mm256_max_epi32(raw, _mm256_set1_epi32(i32::from(lo))),
                         _mm256_set1_epi32(i32::from(hi)),
                     )),
-                    None => self.eval8_f32(raw),
+                    Form::Narrow => self.eval8_f32(raw),
                 };
             }
             let columns = crate::transform::simd::transpose(rows);

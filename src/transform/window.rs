@@ -156,12 +156,13 @@ pub fn table_reading(
     let extremes = || {
         stored_extremes(&img.samples, img.width as usize, (stored_values - 1) as u16, flip, reader).map_err(read_failed)
     };
-    let range = || match (&img.luts.modality, &img.luts.padding) {
-        (None, None) => match monotonic_range(extremes()?, modality) {
-            Some(range) => Ok(range),
-            None => Ok(modality_range(present()?, modality)),
-        },
-        _ => Ok(modality_range(present()?, modality)),
+    let range = || {
+        if img.luts.modality.is_none() && img.luts.padding.is_none() {
+            if let Some(range) = monotonic_range(extremes()?, modality) {
+                return Ok(range);
+            }
+        }
+        Ok(modality_range(present()?, modality))
     };
     let (window, lut) = choose_window(img, plan, range)?;
     let invert = img.photometric == Photometric::Monochrome1 || img.luts.presentation_inverse;

@@ -146,8 +146,8 @@ fn point(n: usize, text: &str) -> Result<[f64; 2], String> {
 /// A point exactly as pandas writes it, `{"x":X,"y":Y}` with no spaces, both finite numbers;
 /// `None` for any other text. `text` is one JSON value (the parser checked it), so what
 /// lies between the keys is a number token if it has only number characters. The values
-/// are [`Xy`]'s (tested): this reads in a fifth of the time, and nearly every point of an
-/// annotation file takes it.
+/// are [`Xy`]'s (tested). Nearly every point of an annotation file takes this path: the
+/// 3.6 MB synthetic train file parsed in 11.0 ms instead of 17.0 ms.
 fn pandas_point(text: &str) -> Option<[f64; 2]> {
     let rest = text.strip_prefix("{\"x\":")?;
     let comma = rest.bytes().position(|c| c == b',')?;

@@ -6,13 +6,22 @@
 //! DATASET is a VinDr-RibCXR-layout folder of DICOMs (as `run` reads it), OUTPUT a finished
 //! `cxrshard run` of it (Parquet, flat tensors). Measured, warm page cache, median of 3:
 //! read (the file bytes only), read + decode (cxrshard's DICOM decoder, no windowing), and
-//! encode (zstd level 1 of every row's image and mask bytes, the codec and level the shards
+//! encode (libzstd level 1 of every row's image and mask bytes, the codec and level the shards
 //! use). The floor is read + decode + encode; `bench/compare.sh` prints the run's ratio to it.
+//!
+//! cxrshard itself encodes a mask at level 1 from its runs inside the labels' boxes
+//! (`sink::runs`), not with libzstd's match search, so the same encode is also measured that
+//! way (`encode_runs_s`: the image by libzstd, the mask from its runs, given each label's box,
+//! found here beforehand) and a second floor reported with it (`floor_runs_s`): that one counts
+//! the same work as the run does.
 
 use arrow::array::{Array, FixedSizeBinaryArray};
 use cxrshard::config::{self, Overrides};
+use cxrshard::sink::runs;
 use cxrshard::source::decode::{decode_dicom_bytes, DecodeOptions};
+use cxrshard::transform::{mask_content, rasterize::nonzero_bbox};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -31,11 +40,18 @@ fn main() {
             decode_dicom_bytes(&std::fs::read(f).expect("read").into(), &opts).expect("decode").width as usize
         })
     });
-    let encode = median(|| parallel(&rows, threads, |r| zstd::bulk::compress(r, 1).expect("zstd").len()));
-    let floor = decode + encode;
+    let zstd1 = |b: &[u8]| zstd::bulk::compress(b, 1).expect("zstd").len();
+    let encode = median(|| parallel(&rows, threads, |r| zstd1(&r.image) + zstd1(&r.mask)));
+    let encode_runs = median(|| {
+        parallel(&rows, threads, |r| {
+            zstd1(&r.image) + runs::compress(&r.mask, &r.content, 1).map_or_else(|| zstd1(&r.mask), |f| f.len())
+        })
+    });
+    let (floor, floor_runs) = (decode + encode, decode + encode_runs);
     let json = format!(
         "{{\"images\": {}, \"threads\": {threads}, \"read_s\": {read:.3}, \"read_decode_s\": {decode:.3}, \
-         \"encode_s\": {encode:.3}, \"floor_s\": {floor:.3}, \"floor_images_per_s\": {:.1}}}",
+         \"encode_s\": {encode:.3}, \"floor_s\": {floor:.3}, \"floor_images_per_s\": {:.1}, \
+         \"encode_runs_s\": {encode_runs:.3}, \"floor_runs_s\": {floor_runs:.3}}}",
         files.len(),
         files.len() as f64 / floor
     );
@@ -60,8 +76,20 @@ fn dicoms(data: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Each row's image bytes and mask bytes, as separate buffers (the shards compress them apart).
-fn output_rows(out: &Path) -> Vec<Vec<u8>> {
+/// One output row: its image and mask bytes (the shards compress them apart), and the byte
+/// ranges of the mask inside its labels' boxes.
+struct Row {
+    image: Vec<u8>,
+    mask: Vec<u8>,
+    content: Vec<Range<usize>>,
+}
+
+/// Every row of the output's shards.
+fn output_rows(out: &Path) -> Vec<Row> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest")).expect("manifest JSON");
+    let shape: Vec<usize> = serde_json::from_value(manifest["mask"]["shape"].clone()).expect("mask shape [C, H, W]");
+    let (h, w) = (shape[1], shape[2]);
     let mut rows = Vec::new();
     let mut shards: Vec<PathBuf> =
         std::fs::read_dir(out.join("data")).expect("output").flatten().map(|e| e.path()).collect();
@@ -71,10 +99,18 @@ fn output_rows(out: &Path) -> Vec<Vec<u8>> {
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet").build().expect("reader");
         for batch in reader {
             let batch = batch.expect("batch");
-            for col in ["image", "mask"] {
-                let a = batch.column_by_name(col).expect(col);
-                let a = a.as_any().downcast_ref::<FixedSizeBinaryArray>().expect("flat tensor column");
-                rows.extend((0..a.len()).map(|i| a.value(i).to_vec()));
+            let column = |name: &str| {
+                let a = batch.column_by_name(name).expect(name).clone();
+                a.as_any().downcast_ref::<FixedSizeBinaryArray>().expect("flat tensor column").clone()
+            };
+            let (images, masks) = (column("image"), column("mask"));
+            for i in 0..images.len() {
+                let mask = masks.value(i).to_vec();
+                let boxes: Vec<_> = mask
+                    .chunks_exact(w * h)
+                    .map(|plane| nonzero_bbox(plane, w, h).map(|b| [b.0, b.1, b.2, b.3].map(|v| v as i32)))
+                    .collect();
+                rows.push(Row { image: images.value(i).to_vec(), content: mask_content(&boxes, w, h), mask });
             }
         }
     }

@@ -203,6 +203,7 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     let cells = entry.polygons.clone().unwrap_or_default();
     let decoder = decoder_for(&source, ctx.plan.input.format);
     let (plan, store, page_codec) = (ctx.plan.clone(), ctx.polygons.clone(), ctx.page_codec);
+    let (width, height) = (plan.image.width as usize, plan.image.height as usize);
     let processing = ctx.queues.enter(Queue::Processing);
     let job = ctx.pool.spawn(move || {
         let polygons = store.load(&cells).map_err(JobError::Polygons)?;
@@ -213,7 +214,7 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
         let pages = match page_codec {
             Some(codec) => {
                 let start = Instant::now();
-                let pages = TensorPages::take(&mut processed, codec).map_err(JobError::Compress)?;
+                let pages = TensorPages::take(&mut processed, codec, width, height).map_err(JobError::Compress)?;
                 processed.times.compress = start.elapsed().as_secs_f64();
                 Some(pages)
             }

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod card;
 pub mod manifest;
 pub mod parquet;
+pub mod runs;
 pub mod schema;
 pub mod shard;
 
@@ -48,15 +49,22 @@ pub struct TensorPages {
 }
 
 impl TensorPages {
-    /// Compress a processed row's tensors with `codec`, free the image's raw buffer and give
-    /// the mask's back for this thread's next image ([`crate::transform::recycle_mask`]).
+    /// Compress a processed row's tensors with `codec` (the mask from its runs inside the
+    /// labels' boxes, see [`runs`]), free the image's raw buffer and give the mask's back for
+    /// this thread's next image ([`crate::transform::recycle_mask`]). `width` x `height` is the
+    /// output size.
     ///
     /// # Errors
     /// The codec's error (see [`parquet::TensorPage::build`]).
-    pub fn take(processed: &mut Processed, codec: Compression) -> std::io::Result<Self> {
+    pub fn take(processed: &mut Processed, codec: Compression, width: usize, height: usize) -> std::io::Result<Self> {
         let image = parquet::TensorPage::build(&std::mem::take(&mut processed.image), codec)?;
         let raw_mask = std::mem::take(&mut processed.mask);
-        let mask = parquet::TensorPage::build(&raw_mask, codec)?;
+        let mask = if raw_mask.len() == processed.bboxes.len() * width * height {
+            let content = crate::transform::mask_content(&processed.bboxes, width, height);
+            parquet::TensorPage::build_from_runs(&raw_mask, &content, codec)?
+        } else {
+            parquet::TensorPage::build(&raw_mask, codec)?
+        };
         crate::transform::recycle_mask(raw_mask);
         Ok(Self { image, mask })
     }

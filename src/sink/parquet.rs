@@ -71,6 +71,25 @@ impl TensorPage {
         Ok(Self { body: Bytes::from(body), len: bytes.len(), codec })
     }
 
+    /// Compress a mask whose bytes outside `content` (sorted, disjoint ranges) are all zero:
+    /// from its runs ([`super::runs`]) with zstd at the levels that takes, else as
+    /// [`TensorPage::build`] does.
+    ///
+    /// # Errors
+    /// As [`TensorPage::build`].
+    pub fn build_from_runs(
+        bytes: &[u8],
+        content: &[std::ops::Range<usize>],
+        codec: Compression,
+    ) -> std::io::Result<Self> {
+        if let Compression::ZSTD(level) = codec {
+            if let Some(body) = super::runs::compress(bytes, content, level.compression_level()) {
+                return Ok(Self { body: Bytes::from(body), len: bytes.len(), codec });
+            }
+        }
+        Self::build(bytes, codec)
+    }
+
     /// Compressed size in bytes.
     pub fn compressed_len(&self) -> usize {
         self.body.len()

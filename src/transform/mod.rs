@@ -166,6 +166,20 @@ pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32
     (mask, bboxes, clipped)
 }
 
+/// The byte ranges of a `[C, H, W]` mask (`width` = W, `height` = H) that may hold non-zero
+/// bytes, in order: each label's box, row by row, from its first column to its last. Every
+/// byte outside them is zero ([`Processed::bboxes`] are the boxes of the mask's ones).
+pub fn mask_content(bboxes: &[BBox], width: usize, height: usize) -> Vec<std::ops::Range<usize>> {
+    let plane = width * height;
+    let mut out = Vec::new();
+    for (c, bbox) in bboxes.iter().enumerate() {
+        let Some([x0, y0, x1, y1]) = bbox.map(|b| b.map(|v| v.max(0) as usize)) else { continue };
+        let (x1, y1) = (x1.min(width.saturating_sub(1)), y1.min(height.saturating_sub(1)));
+        out.extend((y0..=y1).map(|y| c * plane + y * width + x0..c * plane + y * width + x1 + 1));
+    }
+    out
+}
+
 /// Where the last mask made on a thread may hold ones: its buffer (by address and length),
 /// and per channel that was filled, its offset and an inclusive box of pixels.
 struct Written {

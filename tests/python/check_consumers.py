@@ -6,7 +6,8 @@ consumers people use, and check rows, splits and tensor shapes against the manif
 
 * pyarrow, through examples/torch_dataset.py's RibShards (the PyTorch Dataset's logic; torch
   itself is not installed in CI: its PyPI wheel pulls in CUDA libraries of several GB);
-* DuckDB: SELECT split, count(*) over OUTPUT/data/*.parquet, and the nested arrays' dims;
+* DuckDB: SELECT split, count(*) over OUTPUT/data/*.parquet, the nested arrays' dims, and every
+  flat mask's bytes (equal to pyarrow's);
 * Hugging Face datasets.load_dataset(OUTPUT) with no code: the dataset card's splits in order,
   rows per split, `bytes` (binary) or Array2D/Array3D (nested) with the manifest's shapes;
 * both layouts hold identical tensors.
@@ -69,6 +70,21 @@ def duckdb_counts(out, man, nested):
         print(f"duckdb: nested arrays mask [{C}][{H}][{W}], image [{H}][{W}]")
 
 
+def duckdb_masks(out, man, arrays):
+    """DuckDB decodes every flat mask page (cxrshard compresses masks from their runs) to the
+    bytes pyarrow gives."""
+    import duckdb
+
+    for s in man["splits"]:
+        files = sorted(os.path.join(out, sh["path"]) for sh in s["shards"])
+        got = duckdb.sql(f"SELECT mask FROM read_parquet({files!r}, filename=true, file_row_number=true) "
+                         f"ORDER BY filename, file_row_number").fetchall()
+        masks = arrays[s["name"]][1]
+        same = len(got) == len(masks) and all(bytes(g[0]) == m.tobytes() for g, m in zip(got, masks))
+        check(same, f"duckdb {out} {s['name']}: mask bytes differ from pyarrow's")
+        print(f"duckdb: {out} {s['name']}: {len(got)} masks, the same bytes as pyarrow's")
+
+
 def hf_datasets(out, man, arrays, nested, cache):
     import datasets
 
@@ -106,6 +122,8 @@ def main():
         man = manifest(out)
         arrays = pyarrow_rows(out, man)
         duckdb_counts(out, man, nested)
+        if not nested:
+            duckdb_masks(out, man, arrays)
         hf_datasets(out, man, arrays, nested, os.path.join(a.cache, os.path.basename(out)))
         results[nested] = arrays
     for name, (img, mask) in results[False].items():

@@ -315,9 +315,13 @@ fn samples_from_bytes(data: &[u8], h: &Header, endian: Endian) -> Result<Samples
 }
 
 /// Decode a raster image (PNG, JPEG, ...) as greyscale: 8- and 16-bit grey are kept as is;
-/// colour is converted to luma (Rec. 709 weights, the `image` crate's conversion).
+/// colour is converted to luma (Rec. 709 weights, the `image` crate's conversion). 8-bit grey
+/// PNGs (the public release's) take a faster path with the same pixels ([`super::png`]).
 pub fn decode_raster(bytes: &[u8]) -> Result<SourceImage, InputError> {
     use image::DynamicImage;
+    if let Some((w, h, pixels)) = super::png::decode_grey8(bytes, MAX_PIXELS) {
+        return Ok(raster(w, h, Samples::U8(pixels), 8));
+    }
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| reject(format!("cannot read image header: {e}")))?;
@@ -334,9 +338,14 @@ pub fn decode_raster(bytes: &[u8]) -> Result<SourceImage, InputError> {
         }
         other => (Samples::U8(other.into_luma8().into_raw()), 8),
     };
-    Ok(SourceImage {
-        width: w,
-        height: h,
+    Ok(raster(w, h, samples, bits))
+}
+
+/// A decoded raster image: grey, unsigned, no DICOM display attributes.
+fn raster(width: u32, height: u32, samples: Samples, bits: u16) -> SourceImage {
+    SourceImage {
+        width,
+        height,
         samples,
         bits_stored: bits,
         signed: false,
@@ -347,5 +356,5 @@ pub fn decode_raster(bytes: &[u8]) -> Result<SourceImage, InputError> {
         luts: Default::default(),
         kind: SourceKind::Raster,
         transfer_syntax: None,
-    })
+    }
 }

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod header;
 pub mod image;
 mod jpeg;
+mod png;
 
 use crate::config::{InputFormat, InputPlan, SplitPlan};
 use crate::error::{InputError, Stage};

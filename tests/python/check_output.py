@@ -9,9 +9,9 @@
   Arrow IPC tensors as FixedShapeTensorArray.to_numpy_ndarray(); shapes and dtypes as the
   manifest says; masks are 0/1 and non-empty exactly where a polygon exists.
 * --recompute N: the first N rows of each split are recomputed independently with pydicom
-  (apply_modality_lut -> apply_voi_lut -> MONOCHROME1 inversion -> x255) and OpenCV
-  (resize INTER_AREA, fillPoly on rint-scaled vertices); images and masks identical (the
-  `area` filter is OpenCV's INTER_AREA exactly; --image-tol relaxes the image check).
+  (apply_modality_lut -> apply_voi_lut -> MONOCHROME1 inversion -> x255; PNGs: OpenCV's imread)
+  and OpenCV (resize INTER_AREA, fillPoly on rint-scaled vertices); images and masks identical
+  (the `area` filter is OpenCV's INTER_AREA exactly; --image-tol relaxes the image check).
 Exit status 0 only if every check passes.
 """
 import argparse
@@ -86,6 +86,12 @@ def reference_row(data, source, polys, size, labels):
     import pydicom
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
+    if source.lower().endswith(".png"):
+        # The public release: display-ready 8-bit PNGs, read by OpenCV (libpng) as the authors'
+        # loader does; pixels pass through to the resize.
+        img = cv2.imread(os.path.join(data, source), cv2.IMREAD_UNCHANGED)
+        check(img is not None and img.dtype == np.uint8 and img.ndim == 2, f"{source}: OpenCV reads 8-bit grey")
+        return resized_with_masks(img, polys, size, labels)
     ds = pydicom.dcmread(os.path.join(data, source))
     mod = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
     voi = apply_voi_lut(mod, ds).astype(np.float64)
@@ -103,8 +109,14 @@ def reference_row(data, source, polys, size, labels):
     check(np.abs(a - vv).max() < 1e-6, f"{source}: pydicom apply_voi_lut disagrees with PS3.3 LINEAR")
     if ds.PhotometricInterpretation == "MONOCHROME1":
         v = 1 - v
-    img = np.rint(v * 255).astype(np.uint8)
-    h, w = int(ds.Rows), int(ds.Columns)
+    return resized_with_masks(np.rint(v * 255).astype(np.uint8), polys, size, labels)
+
+
+def resized_with_masks(img, polys, size, labels):
+    """OpenCV's INTER_AREA resize of the display image, and the labels' polygons filled."""
+    import cv2
+
+    h, w = img.shape
     img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     mask = np.zeros((len(labels), size[0], size[1]), np.uint8)
     for c, label in enumerate(labels):

@@ -16,7 +16,7 @@
 //! 5.9 KB). Only level 1 (the default) is done this way ([`RUN_LEVELS`]): from level 2 on,
 //! libzstd's double-fast search also finds a row in the row above shifted by its edges' slope
 //! (a match this encoder never makes), and on masks of smooth wide bands its frames were half
-//! the size; at negative levels it stores literals raw.
+//! the size; at negative levels (literals stored raw) the runs' frames were 9% larger.
 //!
 //! Bytes outside the content ranges must be zero (debug builds check it): they are encoded as
 //! zeros without being read. Anything the sequence path cannot take (an incompressible block,

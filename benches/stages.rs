@@ -4,7 +4,9 @@
 //! together), `lookup_only` (a table lookup per sample and nothing else: the floor of any
 //! pipeline that windows before it resizes), rasterize, the whole of `process`, and Parquet encode of one row group (as `run`
 //! writes it, through `ArrowWriter` for comparison, and with bit-packed masks, the encoding
-//! not taken).
+//! not taken); a row's tensor pages as the CPU workers compress them (the mask from its runs)
+//! and through libzstd's own search; and an 8-bit grey PNG of the same size decoded on
+//! cxrshard's path and by the `image` crate.
 //!
 //!     cargo bench --bench stages
 //!
@@ -14,12 +16,12 @@
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cxrshard::config::{self, Overrides, Plan};
-use cxrshard::sink::parquet::TensorParquetWriter;
-use cxrshard::sink::{batch, schema, shard::parquet_properties, Row};
+use cxrshard::sink::parquet::{TensorPage, TensorParquetWriter};
+use cxrshard::sink::{batch, schema, shard::parquet_properties, Row, TensorPages};
 use cxrshard::source::annotations::Polygon;
-use cxrshard::source::decode::{decode_dicom, decode_dicom_bytes, DecodeOptions};
+use cxrshard::source::decode::{decode_dicom, decode_dicom_bytes, decode_raster, DecodeOptions};
 use cxrshard::source::image::Samples;
-use cxrshard::synth::{self, SynthOptions};
+use cxrshard::synth::{self, SynthFormat, SynthOptions};
 use cxrshard::transform::{masks, process, resize, window};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -31,7 +33,13 @@ fn plan() -> Plan {
 
 /// One CXR-sized DICOM and its annotation polygons.
 fn sample() -> (bytes::Bytes, Vec<Option<Polygon>>) {
-    let dir = std::env::temp_dir().join("cxrshard-bench-sample");
+    sample_as(SynthFormat::Dicom)
+}
+
+/// One CXR-sized image written as `format`, and its annotation polygons.
+fn sample_as(format: SynthFormat) -> (bytes::Bytes, Vec<Option<Polygon>>) {
+    let name = if matches!(format, SynthFormat::Png) { "cxrshard-bench-sample-png" } else { "cxrshard-bench-sample" };
+    let dir = std::env::temp_dir().join(name);
     let opts = SynthOptions {
         out: dir.clone(),
         n: 1,
@@ -39,6 +47,7 @@ fn sample() -> (bytes::Bytes, Vec<Option<Polygon>>) {
         min_side: 2500,
         max_side: 2500,
         seed: 1,
+        format,
         ..SynthOptions::default()
     };
     if !dir.join("Vindr_RibCXR_train_mask.json").exists() {
@@ -94,6 +103,33 @@ fn stages(c: &mut Criterion) {
     g.bench_function("rasterize", |b| b.iter(|| masks(black_box(&polys), &geometry, 512, 512)));
     g.bench_function("process", |b| {
         b.iter(|| process(black_box(bytes.clone()), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap())
+    });
+    // The public release's format: an 8-bit grey PNG of the same size (Average-filtered rows,
+    // as the `image` crate's encoder chose them), on cxrshard's path and through `image`.
+    let (png, _) = sample_as(SynthFormat::Png);
+    g.bench_function("decode_png", |b| b.iter(|| decode_raster(black_box(&png)).unwrap()));
+    g.bench_function("decode_png_image_crate", |b| {
+        b.iter(|| image::load_from_memory(black_box(&png)).unwrap().into_luma8())
+    });
+    g.finish();
+
+    // A row's tensor pages as the CPU workers build them (the mask from its runs inside the
+    // labels' boxes), and both compressed by libzstd's own search.
+    let processed = process(bytes.clone(), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap();
+    let zstd1 = parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1).unwrap());
+    let (w, h) = (plan.image.width as usize, plan.image.height as usize);
+    let mut g = c.benchmark_group("pages");
+    g.bench_function("image_and_mask", |b| {
+        b.iter_batched(
+            || processed.clone(),
+            |mut p| TensorPages::take(&mut p, zstd1, w, h).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("image_and_mask_libzstd", |b| {
+        b.iter(|| {
+            (TensorPage::build(&processed.image, zstd1).unwrap(), TensorPage::build(&processed.mask, zstd1).unwrap())
+        })
     });
     g.finish();
 

@@ -110,7 +110,7 @@ fn output_rows(out: &Path) -> Vec<Row> {
                     .chunks_exact(w * h)
                     .map(|plane| nonzero_bbox(plane, w, h).map(|b| [b.0, b.1, b.2, b.3].map(|v| v as i32)))
                     .collect();
-                rows.push(Row { image: images.value(i).to_vec(), content: mask_content(&boxes, w, h), mask });
+                rows.push(Row { image: images.value(i).to_vec(), content: mask_content(&boxes, w, h).collect(), mask });
             }
         }
     }

@@ -60,7 +60,7 @@ impl TensorPages {
         let image = parquet::TensorPage::build(&std::mem::take(&mut processed.image), codec)?;
         let raw_mask = std::mem::take(&mut processed.mask);
         let mask = if raw_mask.len() == processed.bboxes.len() * width * height {
-            let content = crate::transform::mask_content(&processed.bboxes, width, height);
+            let content: Vec<_> = crate::transform::mask_content(&processed.bboxes, width, height).collect();
             parquet::TensorPage::build_from_runs(&raw_mask, &content, codec)?
         } else {
             parquet::TensorPage::build(&raw_mask, codec)?

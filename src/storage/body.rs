@@ -227,7 +227,7 @@ fn looks_cached(map: &memmap2::Mmap) -> bool {
         return true;
     }
     (0..CACHE_PROBES).all(|i| {
-        // The page holding byte `len * i / (probes - 1)` (the last byte for the last probe),
+        // The page holding byte `(len - 1) * i / (probes - 1)` (the last byte for the last probe),
         // aligned down: memmap2 maps from the page boundary below the first byte.
         let byte = (len - 1) * i / (CACHE_PROBES - 1);
         let addr = (start + byte) / page * page;

@@ -144,9 +144,8 @@ pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32
     let (w, h) = (width as usize, height as usize);
     let mut mask = mask_buffer(polygons.len() * w * h);
     let mut bboxes = Vec::with_capacity(polygons.len());
-    let mut written = Written { address: 0, len: mask.len(), width: w, regions: Vec::new() };
     let mut clipped = 0u32;
-    for (c, (plane, poly)) in mask.chunks_exact_mut(w * h).zip(polygons).enumerate() {
+    for (plane, poly) in mask.chunks_exact_mut(w * h).zip(polygons) {
         let Some(poly) = poly else {
             bboxes.push(None);
             continue;
@@ -156,12 +155,10 @@ pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32
         let outside = pts.iter().filter(|&&(x, y)| x < 0 || y < 0 || x >= width as i32 || y >= height as i32);
         clipped = clipped.saturating_add(outside.count() as u32);
         let filled = rasterize::fill_polygon_written(plane, w, h, &pts, 1);
-        if let Some((x0, y0, x1, y1)) = filled {
-            written.regions.push((c * w * h, (x0 as usize, y0 as usize, x1 as usize, y1 as usize)));
-        }
         bboxes.push(filled.map(|(x0, y0, x1, y1)| [x0 as i32, y0 as i32, x1 as i32, y1 as i32]));
     }
-    written.address = mask.as_ptr() as usize;
+    let written =
+        Written { address: mask.as_ptr() as usize, len: mask.len(), width: w, height: h, bboxes: bboxes.clone() };
     WRITTEN.set(Some(written));
     (mask, bboxes, clipped)
 }
@@ -169,24 +166,24 @@ pub fn masks(polygons: &[Option<Polygon>], g: &Geometry, width: u32, height: u32
 /// The byte ranges of a `[C, H, W]` mask (`width` = W, `height` = H) that may hold non-zero
 /// bytes, in order: each label's box, row by row, from its first column to its last. Every
 /// byte outside them is zero ([`Processed::bboxes`] are the boxes of the mask's ones).
-pub fn mask_content(bboxes: &[BBox], width: usize, height: usize) -> Vec<std::ops::Range<usize>> {
+pub fn mask_content(bboxes: &[BBox], width: usize, height: usize) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let plane = width * height;
-    let mut out = Vec::new();
-    for (c, bbox) in bboxes.iter().enumerate() {
-        let Some([x0, y0, x1, y1]) = bbox.map(|b| b.map(|v| v.max(0) as usize)) else { continue };
+    let boxes = bboxes.iter().enumerate().filter_map(|(c, bbox)| bbox.map(|b| (c, b)));
+    boxes.flat_map(move |(c, b)| {
+        let [x0, y0, x1, y1] = b.map(|v| v.max(0) as usize);
         let (x1, y1) = (x1.min(width.saturating_sub(1)), y1.min(height.saturating_sub(1)));
-        out.extend((y0..=y1).map(|y| c * plane + y * width + x0..c * plane + y * width + x1 + 1));
-    }
-    out
+        (y0..=y1).map(move |y| c * plane + y * width + x0..c * plane + y * width + x1 + 1)
+    })
 }
 
 /// Where the last mask made on a thread may hold ones: its buffer (by address and length),
-/// and per channel that was filled, its offset and an inclusive box of pixels.
+/// its size and its labels' boxes ([`mask_content`]).
 struct Written {
     address: usize,
     len: usize,
     width: usize,
-    regions: Vec<(usize, (usize, usize, usize, usize))>,
+    height: usize,
+    bboxes: Vec<BBox>,
 }
 
 impl Written {
@@ -195,11 +192,7 @@ impl Written {
         if mask.as_ptr() as usize != self.address || mask.len() != self.len {
             return false;
         }
-        for &(offset, (x0, y0, x1, y1)) in &self.regions {
-            for y in y0..=y1 {
-                mask[offset + y * self.width + x0..=offset + y * self.width + x1].fill(0);
-            }
-        }
+        mask_content(&self.bboxes, self.width, self.height).for_each(|r| mask[r].fill(0));
         true
     }
 }

@@ -4,8 +4,8 @@
 //! together), `lookup_only` (a table lookup per sample and nothing else: the floor of any
 //! pipeline that windows before it resizes), rasterize, the whole of `process`, and Parquet encode of one row group (as `run`
 //! writes it, through `ArrowWriter` for comparison, and with bit-packed masks, the encoding
-//! not taken); a row's tensor pages as the CPU workers compress them (the mask from its runs)
-//! and through libzstd's own search; and an 8-bit grey PNG of the same size decoded on
+//! not taken); a row's tensor pages as the CPU workers compress them (the mask from its runs),
+//! through libzstd's own search, and with the mask bit-packed instead; and an 8-bit grey PNG of the same size decoded on
 //! cxrshard's path and by the `image` crate.
 //!
 //!     cargo bench --bench stages
@@ -131,7 +131,18 @@ fn stages(c: &mut Criterion) {
             (TensorPage::build(&processed.image, zstd1).unwrap(), TensorPage::build(&processed.mask, zstd1).unwrap())
         })
     });
+    // The mask encoding not taken, as a worker would build its page: 8 pixels per byte
+    // (packing left out), compressed by libzstd (the runs of a packed mask are not byte runs).
+    let packed_mask = pack(&processed.mask);
+    g.bench_function("image_and_bitpacked_mask", |b| {
+        b.iter(|| {
+            (TensorPage::build(&processed.image, zstd1).unwrap(), TensorPage::build(&packed_mask, zstd1).unwrap())
+        })
+    });
     g.finish();
+    let dense = TensorPages::take(&mut processed.clone(), zstd1, w, h).unwrap().mask.compressed_len();
+    let packed = TensorPage::build(&packed_mask, zstd1).unwrap().compressed_len();
+    eprintln!("one row's mask page, zstd level 1: dense from its runs {dense} bytes, bit-packed {packed} bytes");
 
     let processed = process(bytes.clone(), cxrshard::source::Decoder::Dicom, &polys, &plan).unwrap();
     let row = Row {
@@ -189,9 +200,13 @@ fn parquet_file(rows: Vec<Row>, schema: &SchemaRef, plan: &Plan) -> Vec<u8> {
     out
 }
 
-/// Masks packed 8 pixels per byte, most significant bit first (NumPy's `packbits`).
+/// A mask packed 8 pixels per byte, most significant bit first (NumPy's `packbits`).
+fn pack(mask: &[u8]) -> Vec<u8> {
+    mask.chunks(8).map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | (b & 1))).collect()
+}
+
+/// Rows with their masks packed ([`pack`]).
 fn packed_rows(rows: &[Row]) -> Vec<Row> {
-    let pack = |m: &[u8]| m.chunks(8).map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | (b & 1))).collect();
     rows.iter()
         .map(|r| {
             let mut r = r.clone();

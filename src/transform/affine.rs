@@ -181,14 +181,14 @@ impl Affine {
             }
             return;
         }
-        self.fill_scalar(block, src, sw, 0);
+        self.fill_scalar(block, src, sw);
     }
 
-    /// Columns `from..sw` of the block, one sample at a time.
-    fn fill_scalar<S: Stored>(&self, block: &mut [f32], src: &[S], sw: usize, from: usize) {
+    /// The block, one sample at a time.
+    fn fill_scalar<S: Stored>(&self, block: &mut [f32], src: &[S], sw: usize) {
         for (lane, row) in src.chunks_exact(sw).enumerate() {
-            for sx in from..sw {
-                block[sx * LANES + lane] = self.value(row[sx]);
+            for (sx, &s) in row.iter().enumerate() {
+                block[sx * LANES + lane] = self.value(s);
             }
         }
     }
@@ -231,8 +231,10 @@ impl Widen for u16 {}
 
 #[cfg(target_arch = "x86_64")]
 impl Affine {
-    /// [`Affine::fill_block`] for a full block: 8 × 8 tiles in registers, the last
-    /// `sw % 8` columns one by one.
+    /// [`Affine::fill_block`] for a full block: 8 × 8 tiles in registers. The last `sw % 8`
+    /// columns are a tile too, the one ending at the last column (overlapping the one before
+    /// it, whose columns it writes again with the same values); a block narrower than a tile
+    /// goes one sample at a time.
     ///
     /// # Safety
     /// AVX2 must be available; `src.len() == sw * LANES` and `block.len() >= sw * LANES`.
@@ -240,13 +242,15 @@ impl Affine {
     unsafe fn fill_avx2<S: Stored + Widen>(&self, block: &mut [f32], src: &[S], sw: usize) {
         use std::arch::x86_64::*;
         assert!(src.len() == sw * LANES && block.len() >= sw * LANES, "a full block");
+        if sw < LANES {
+            return self.fill_scalar(block, src, sw);
+        }
         let mask = _mm256_set1_epi32(i32::from(self.mask));
-        let tiles = sw / LANES;
-        for t in 0..tiles {
+        for x0 in tile_starts(sw, LANES) {
             let mut rows = [_mm256_setzero_ps(); LANES];
             for (lane, row) in rows.iter_mut().enumerate() {
-                // SAFETY: row `lane` holds `sw` samples and `t * LANES + 8 <= sw`; AVX2 is on.
-                let raw = unsafe { S::load8(src.as_ptr().add(lane * sw + t * LANES)) };
+                // SAFETY: row `lane` holds `sw` samples and `x0 + 8 <= sw`; AVX2 is on.
+                let raw = unsafe { S::load8(src.as_ptr().add(lane * sw + x0)) };
                 let raw = _mm256_and_si256(raw, mask);
                 *row = match self.form {
                     Form::Wide => self.eval8_f64(raw),
@@ -258,19 +262,19 @@ impl Affine {
                 };
             }
             let columns = crate::transform::simd::transpose(rows);
-            let out = &mut block[t * LANES * LANES..][..LANES * LANES];
+            let out = &mut block[x0 * LANES..][..LANES * LANES];
             for (x, c) in columns.iter().enumerate() {
                 // SAFETY: `out` holds LANES × LANES values; column x is the x-th eight.
                 unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(x * LANES), *c) };
             }
         }
-        self.fill_scalar(block, src, sw, tiles * LANES);
     }
 
     /// [`Affine::fill_block`] of 16-bit samples with the stored values clamped (`ends`):
     /// sixteen columns of the eight rows at a time, masked and clamped as 16-bit values and
     /// transposed as such (two 8 × 8 tiles in the register halves), then widened, put through
-    /// the line and rounded eight at a time; the last `sw % 16` columns one by one.
+    /// the line and rounded eight at a time. The last `sw % 16` columns are a tile too, as in
+    /// [`Affine::fill_avx2`]; a block narrower than sixteen columns goes one sample at a time.
     ///
     /// # Safety
     /// As [`Affine::fill_avx2`].
@@ -279,17 +283,19 @@ impl Affine {
         use std::arch::x86_64::*;
         const WIDE: usize = 2 * LANES;
         assert!(src.len() == sw * LANES && block.len() >= sw * LANES, "a full block");
+        if sw < WIDE {
+            return self.fill_scalar(block, src, sw);
+        }
         let mask = _mm256_set1_epi16(self.mask as i16);
         let (lo, hi) = (_mm256_set1_epi16(lo as i16), _mm256_set1_epi16(hi as i16));
-        let tiles = sw / WIDE;
-        for t in 0..tiles {
+        for x0 in tile_starts(sw, WIDE) {
             let rows: [__m256i; LANES] = std::array::from_fn(|lane| {
-                // SAFETY: row `lane` holds `sw` samples and `t * WIDE + 16 <= sw`; AVX2 is on.
-                let raw = unsafe { _mm256_loadu_si256(src.as_ptr().add(lane * sw + t * WIDE).cast()) };
+                // SAFETY: row `lane` holds `sw` samples and `x0 + 16 <= sw`; AVX2 is on.
+                let raw = unsafe { _mm256_loadu_si256(src.as_ptr().add(lane * sw + x0).cast()) };
                 _mm256_min_epu16(_mm256_max_epu16(_mm256_and_si256(raw, mask), lo), hi)
             });
             let columns = transpose16(rows);
-            let out = &mut block[t * WIDE * LANES..][..WIDE * LANES];
+            let out = &mut block[x0 * LANES..][..WIDE * LANES];
             for (x, c) in columns.iter().enumerate() {
                 let halves = [_mm256_castsi256_si128(*c), _mm256_extracti128_si256::<1>(*c)];
                 for (half, words) in halves.into_iter().enumerate() {
@@ -299,7 +305,6 @@ impl Affine {
                 }
             }
         }
-        self.fill_scalar(block, src, sw, tiles * WIDE);
     }
 
     /// Eight stored values already clamped (`clamp`) through the `f32` line, rounded: the
@@ -342,6 +347,15 @@ impl Affine {
         let (lo, hi) = (half(_mm256_castsi256_si128(raw)), half(_mm256_extracti128_si256::<1>(raw)));
         _mm256_set_m128(hi, lo)
     }
+}
+
+/// The first columns of the tiles `width` wide that cover `sw >= width` columns: every
+/// multiple of `width` that starts a whole tile, then `sw - width` if columns are left over.
+#[cfg(target_arch = "x86_64")]
+fn tile_starts(sw: usize, width: usize) -> impl Iterator<Item = usize> {
+    let whole = sw / width;
+    let tail = (!sw.is_multiple_of(width)).then_some(sw - width);
+    (0..whole).map(move |t| t * width).chain(tail)
 }
 
 /// Rows of two 8 × 8 tiles of 16-bit values (one in each 128-bit half) into their columns:
@@ -451,16 +465,16 @@ mod tests {
         let (display, table) = linear(1800.0, 2500.0, true);
         let f = Affine::fit(&display, &table, 255.0).expect("a linear window fits");
         assert!(f.is_clamped(), "the sixteen-wide fill is the one tested");
-        for sw in [8, 13, 16, 64, 2501] {
+        for sw in [1, 7, 8, 13, 15, 16, 17, 31, 64, 2501] {
             let src = noise(sw * LANES, sw as u64);
             let (mut fast, mut slow) = (vec![-1.0; sw * LANES], vec![-1.0; sw * LANES]);
             f.fill_block(&mut fast, &src, sw);
-            f.fill_scalar(&mut slow, &src, sw, 0);
+            f.fill_scalar(&mut slow, &src, sw);
             assert_eq!(fast, slow, "{sw} columns");
             assert!(slow.iter().all(|v| (0.0..=255.0).contains(v)));
             let bytes: Vec<u8> = src.iter().map(|&s| (s & 0xff) as u8).collect();
             f.fill_block(&mut fast, &bytes, sw);
-            f.fill_scalar(&mut slow, &bytes, sw, 0);
+            f.fill_scalar(&mut slow, &bytes, sw);
             assert_eq!(fast, slow, "{sw} columns of bytes");
         }
     }

@@ -16,6 +16,16 @@ pub fn available() -> bool {
     false
 }
 
+/// Whether the AVX-512 kernels (F and BW) can run on this machine; they are used only where
+/// they pay: where the CPU runs 512-bit operations at full width the 16-bit display fill
+/// (`transform::affine`) takes half the instructions.
+pub fn available_512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Rows of an 8 × 8 tile into its columns (the usual unpack, shuffle, lane-swap sequence).
 ///
 /// # Safety

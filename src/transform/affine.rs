@@ -179,9 +179,9 @@ impl Affine {
             match (S::as_u16s(src), self.form) {
                 // SAFETY: AVX2 is available (checked above); the slices' lengths are as
                 // the fills require (`src` holds LANES rows of `sw`; `block` LANES per column).
-                (Some(words), Form::Clamped(lo, hi)) if sw >= 4 * LANES && crate::transform::simd::available_512() => {
+                (_, Form::Clamped(lo, hi)) if sw >= 4 * LANES && crate::transform::simd::available_512() => {
                     // SAFETY: AVX-512 F and BW are available (checked); lengths as above.
-                    unsafe { self.fill16_avx512(block, words, sw, (lo, hi)) }
+                    unsafe { self.fill16_avx512(block, src, sw, (lo, hi)) }
                 }
                 (Some(words), Form::Clamped(lo, hi)) => unsafe { self.fill16_avx2(block, words, sw, (lo, hi)) },
                 _ => unsafe { self.fill_avx2(block, src, sw) },
@@ -209,6 +209,13 @@ pub trait Widen: Sized {
     /// AVX2 must be available and `p..p + 8` readable.
     #[cfg(target_arch = "x86_64")]
     unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i;
+
+    /// Thirty-two samples from `p` as 16-bit values, zero-extended.
+    ///
+    /// # Safety
+    /// AVX-512 F and BW must be available and `p..p + 32` readable.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load32(p: *const Self) -> std::arch::x86_64::__m512i;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -219,6 +226,13 @@ impl Widen for u8 {
         // SAFETY: the caller guarantees 8 readable bytes at `p` and AVX2.
         unsafe { _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast())) }
     }
+
+    #[inline(always)]
+    unsafe fn load32(p: *const u8) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller guarantees 32 readable bytes at `p` and AVX-512 F and BW.
+        unsafe { _mm512_cvtepu8_epi16(_mm256_loadu_si256(p.cast())) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -228,6 +242,13 @@ impl Widen for u16 {
         use std::arch::x86_64::*;
         // SAFETY: the caller guarantees 16 readable bytes at `p` and AVX2.
         unsafe { _mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast())) }
+    }
+
+    #[inline(always)]
+    unsafe fn load32(p: *const u16) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller guarantees 64 readable bytes at `p` and AVX-512 F.
+        unsafe { _mm512_loadu_si512(p.cast()) }
     }
 }
 
@@ -314,7 +335,8 @@ impl Affine {
         }
     }
 
-    /// [`Affine::fill16_avx2`] with AVX-512: thirty-two columns of the eight rows at a time,
+    /// [`Affine::fill16_avx2`] with AVX-512, for 16- and 8-bit samples (these widened to 16
+    /// bits as they are loaded): thirty-two columns of the eight rows at a time,
     /// masked and clamped as 16-bit values, transposed as four 8 × 8 tiles (one in each
     /// 128-bit lane), two adjacent columns of a tile brought together (sixteen values, the
     /// block's order), then widened, put through the line and rounded sixteen at a time: the
@@ -325,7 +347,7 @@ impl Affine {
     /// AVX-512 F and BW must be available; `sw >= 32`, `src.len() == sw * LANES` and
     /// `block.len() >= sw * LANES`.
     #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn fill16_avx512(&self, block: &mut [f32], src: &[u16], sw: usize, (lo, hi): (u16, u16)) {
+    unsafe fn fill16_avx512<S: Widen>(&self, block: &mut [f32], src: &[S], sw: usize, (lo, hi): (u16, u16)) {
         use std::arch::x86_64::*;
         const WIDE: usize = 4 * LANES;
         assert!(sw >= WIDE && src.len() == sw * LANES && block.len() >= sw * LANES, "a full block");
@@ -339,7 +361,7 @@ impl Affine {
         for x0 in tile_starts(sw, WIDE) {
             let rows: [__m512i; LANES] = std::array::from_fn(|lane| {
                 // SAFETY: row `lane` holds `sw` samples and `x0 + 32 <= sw`; AVX-512 is on.
-                let raw = unsafe { _mm512_loadu_si512(src.as_ptr().add(lane * sw + x0).cast()) };
+                let raw = unsafe { S::load32(src.as_ptr().add(lane * sw + x0)) };
                 _mm512_min_epu16(_mm512_max_epu16(_mm512_and_si512(raw, mask), lo), hi)
             });
             // columns[x], lane t: column 8t + x of the 32, its eight rows.
@@ -504,7 +526,12 @@ mod tests {
 
     /// A LINEAR window over 12-bit values, as `window::table` computes it.
     fn linear(center: f64, width: f64, invert: bool) -> (Vec<f64>, Vec<f32>) {
-        let display: Vec<f64> = (0..4096)
+        linear_over(4096, center, width, invert)
+    }
+
+    /// A LINEAR window over `n` stored values.
+    fn linear_over(n: usize, center: f64, width: f64, invert: bool) -> (Vec<f64>, Vec<f32>) {
+        let display: Vec<f64> = (0..n)
             .map(|x| {
                 let v =
                     crate::transform::window::voi(x as f64, center, width, crate::source::image::VoiFunction::Linear);
@@ -569,11 +596,11 @@ mod tests {
         }
     }
 
-    /// Each 16-bit kernel this machine can run, called directly (`fill_block` takes the widest),
-    /// gives the scalar values.
+    /// Each kernel of the clamped form this machine can run, called directly (`fill_block`
+    /// takes the widest), gives the scalar values.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn every_sixteen_bit_kernel_equals_the_scalar_fill() {
+    fn every_clamped_kernel_equals_the_scalar_fill() {
         let (display, table) = linear(1800.0, 2500.0, true);
         let f = Affine::fit(&display, &table, 255.0).expect("a linear window fits");
         let Form::Clamped(lo, hi) = f.form else { panic!("the clamped form") };
@@ -592,6 +619,16 @@ mod tests {
                 // SAFETY: AVX-512 F and BW checked; `sw >= 32`; lengths as above.
                 unsafe { f.fill16_avx512(&mut fast, &src, sw, (lo, hi)) };
                 assert_eq!(fast, slow, "AVX-512, {sw} columns");
+                // 8-bit samples under an 8-bit window (clamped at both ends).
+                let (display, table) = linear_over(256, 120.0, 180.0, false);
+                let g = Affine::fit(&display, &table, 255.0).expect("an 8-bit window fits");
+                let Form::Clamped(lo, hi) = g.form else { panic!("the clamped form") };
+                assert!(lo > 0 && hi < 255, "clamped at both ends: {lo}..{hi}");
+                let bytes: Vec<u8> = src.iter().map(|&s| s as u8).collect();
+                g.fill_scalar(&mut slow, &bytes, sw);
+                // SAFETY: as above.
+                unsafe { g.fill16_avx512(&mut fast, &bytes, sw, (lo, hi)) };
+                assert_eq!(fast, slow, "AVX-512, {sw} columns of bytes");
             }
         }
     }

@@ -7,7 +7,7 @@
 //! `cxrshard run` of it (Parquet, flat tensors). Measured, warm page cache, median of 3:
 //! read (the file bytes only), read + decode (cxrshard's DICOM decoder, no windowing), and
 //! encode (libzstd level 1 of every row's image and mask bytes, the codec and level the shards
-//! use). The floor is read + decode + encode; `bench/compare.sh` prints the run's ratio to it.
+//! use, with one context and output buffer per thread, reused as the run reuses its own). The floor is read + decode + encode; `bench/compare.sh` prints the run's ratio to it.
 //!
 //! cxrshard itself encodes a mask at level 1 from its runs inside the labels' boxes
 //! (`sink::runs`), not with libzstd's match search, so the same encode is also measured that
@@ -40,7 +40,6 @@ fn main() {
             decode_dicom_bytes(&std::fs::read(f).expect("read").into(), &opts).expect("decode").width as usize
         })
     });
-    let zstd1 = |b: &[u8]| zstd::bulk::compress(b, 1).expect("zstd").len();
     let encode = median(|| parallel(&rows, threads, |r| zstd1(&r.image) + zstd1(&r.mask)));
     let encode_runs = median(|| {
         parallel(&rows, threads, |r| {
@@ -115,6 +114,22 @@ fn output_rows(out: &Path) -> Vec<Row> {
         }
     }
     rows
+}
+
+thread_local! {
+    /// This thread's zstd level-1 context and output buffer, reused as the run reuses its own.
+    static ZSTD1: std::cell::RefCell<(zstd::bulk::Compressor<'static>, Vec<u8>)> =
+        std::cell::RefCell::new((zstd::bulk::Compressor::new(1).expect("zstd level 1"), Vec::new()));
+}
+
+/// The size of `b` compressed by libzstd at level 1, with this thread's context.
+fn zstd1(b: &[u8]) -> usize {
+    ZSTD1.with(|z| {
+        let (cctx, buf) = &mut *z.borrow_mut();
+        buf.clear();
+        buf.reserve(zstd::zstd_safe::compress_bound(b.len()));
+        cctx.compress_to_buffer(b, buf).expect("zstd")
+    })
 }
 
 fn parallel<T: Sync>(items: &[T], threads: usize, f: impl Fn(&T) -> usize + Sync) -> usize {

@@ -436,72 +436,65 @@ fn tile_starts(sw: usize, width: usize) -> impl Iterator<Item = usize> {
     (0..whole).map(move |t| t * width).chain(tail)
 }
 
-/// [`transpose16`] with four 8 × 8 tiles, one in each 128-bit lane: column `x` of each tile
-/// in the same lane of output `x`.
+/// One unpack step of [`transpose_words`]: the element width it interleaves and whether it
+/// takes the high halves of each 128-bit lane.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Unpack {
+    /// 16-bit elements.
+    Words(bool),
+    /// 32-bit elements.
+    Dwords(bool),
+    /// 64-bit elements.
+    Qwords(bool),
+}
+
+/// The rows of an 8 × 8 tile of 16-bit values in each 128-bit lane of `r` into its columns:
+/// column `x` of each lane's tile in the same lane of output `x`. `unpack` is the register
+/// width's unpack instruction for each [`Unpack`] (interleaving within 128-bit lanes, as every
+/// width's unpacks do), so the one sequence serves 256- and 512-bit registers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn transpose_words<V: Copy>(r: [V; LANES], unpack: impl Fn(Unpack, V, V) -> V) -> [V; LANES] {
+    // a[2p + h]: rows 2p and 2p + 1 interleaved, columns 0..4 (h = 0) or 4..8.
+    let a: [V; LANES] = std::array::from_fn(|i| unpack(Unpack::Words(i % 2 == 1), r[i / 2 * 2], r[i / 2 * 2 + 1]));
+    // b[4q + k]: pairs of rows 4q..4q+4 for columns 2k, 2k+1.
+    let b: [V; LANES] = std::array::from_fn(|i| {
+        let (q, k) = (i / 4, i % 4);
+        unpack(Unpack::Dwords(k % 2 == 1), a[4 * q + k / 2], a[4 * q + 2 + k / 2])
+    });
+    std::array::from_fn(|x| unpack(Unpack::Qwords(x % 2 == 1), b[x / 2], b[4 + x / 2]))
+}
+
+/// [`transpose_words`] of four 8 × 8 tiles, one in each 128-bit lane.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
 fn transpose16x4(r: [std::arch::x86_64::__m512i; LANES]) -> [std::arch::x86_64::__m512i; LANES] {
     use std::arch::x86_64::*;
-    let a: [__m512i; LANES] = std::array::from_fn(|i| {
-        let (x, y) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
-        if i % 2 == 0 {
-            _mm512_unpacklo_epi16(x, y)
-        } else {
-            _mm512_unpackhi_epi16(x, y)
-        }
-    });
-    let b: [__m512i; LANES] = std::array::from_fn(|i| {
-        let (q, k) = (i / 4, i % 4);
-        let (x, y) = (a[4 * q + k / 2], a[4 * q + 2 + k / 2]);
-        if k % 2 == 0 {
-            _mm512_unpacklo_epi32(x, y)
-        } else {
-            _mm512_unpackhi_epi32(x, y)
-        }
-    });
-    std::array::from_fn(|x| {
-        let (u, v) = (b[x / 2], b[4 + x / 2]);
-        if x % 2 == 0 {
-            _mm512_unpacklo_epi64(u, v)
-        } else {
-            _mm512_unpackhi_epi64(u, v)
-        }
+    transpose_words(r, |u, x, y| match u {
+        Unpack::Words(false) => _mm512_unpacklo_epi16(x, y),
+        Unpack::Words(true) => _mm512_unpackhi_epi16(x, y),
+        Unpack::Dwords(false) => _mm512_unpacklo_epi32(x, y),
+        Unpack::Dwords(true) => _mm512_unpackhi_epi32(x, y),
+        Unpack::Qwords(false) => _mm512_unpacklo_epi64(x, y),
+        Unpack::Qwords(true) => _mm512_unpackhi_epi64(x, y),
     })
 }
 
-/// Rows of two 8 × 8 tiles of 16-bit values (one in each 128-bit half) into their columns:
-/// column `x` of each tile in the same half of output `x`.
+/// [`transpose_words`] of two 8 × 8 tiles (one in each 128-bit half).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
 fn transpose16(r: [std::arch::x86_64::__m256i; LANES]) -> [std::arch::x86_64::__m256i; LANES] {
     use std::arch::x86_64::*;
-    let a: [__m256i; LANES] = std::array::from_fn(|i| {
-        let (x, y) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
-        if i % 2 == 0 {
-            _mm256_unpacklo_epi16(x, y)
-        } else {
-            _mm256_unpackhi_epi16(x, y)
-        }
-    });
-    // b[4q + k]: pairs of rows 4q..4q+4 for columns 2k, 2k+1.
-    let b: [__m256i; LANES] = std::array::from_fn(|i| {
-        let (q, k) = (i / 4, i % 4);
-        let (x, y) = (a[4 * q + k / 2], a[4 * q + 2 + k / 2]);
-        if k % 2 == 0 {
-            _mm256_unpacklo_epi32(x, y)
-        } else {
-            _mm256_unpackhi_epi32(x, y)
-        }
-    });
-    std::array::from_fn(|x| {
-        let (u, v) = (b[x / 2], b[4 + x / 2]);
-        if x % 2 == 0 {
-            _mm256_unpacklo_epi64(u, v)
-        } else {
-            _mm256_unpackhi_epi64(u, v)
-        }
+    transpose_words(r, |u, x, y| match u {
+        Unpack::Words(false) => _mm256_unpacklo_epi16(x, y),
+        Unpack::Words(true) => _mm256_unpackhi_epi16(x, y),
+        Unpack::Dwords(false) => _mm256_unpacklo_epi32(x, y),
+        Unpack::Dwords(true) => _mm256_unpackhi_epi32(x, y),
+        Unpack::Qwords(false) => _mm256_unpacklo_epi64(x, y),
+        Unpack::Qwords(true) => _mm256_unpackhi_epi64(x, y),
     })
 }
 

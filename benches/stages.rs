@@ -2,11 +2,12 @@
 //! decode, window (display table + native-size plane), resize (of that plane), the one pass
 //! `run` makes instead of those two (`window_and_resize`: table, then lookup and `INTER_AREA`
 //! together), `lookup_only` (a table lookup per sample and nothing else: the floor of any
-//! pipeline that windows before it resizes), rasterize, the whole of `process`, and Parquet encode of one row group (as `run`
-//! writes it, through `ArrowWriter` for comparison, and with bit-packed masks, the encoding
-//! not taken); a row's tensor pages as the CPU workers compress them (the mask from its runs),
-//! through libzstd's own search, and with the mask bit-packed instead; and an 8-bit grey PNG of the same size decoded on
-//! cxrshard's path and by the `image` crate.
+//! pipeline that windows before it resizes), rasterize, the whole of `process`, and Parquet
+//! encode of one row group (as `run` writes it, through `ArrowWriter` for comparison, and with
+//! bit-packed masks, the encoding not taken); a row's tensor pages as the CPU workers compress
+//! them (the mask from its runs), through libzstd's own search, and with the mask bit-packed
+//! instead; and an 8-bit grey PNG of the same size decoded on cxrshard's path and by the
+//! `image` crate.
 //!
 //!     cargo bench --bench stages
 //!

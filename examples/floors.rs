@@ -7,7 +7,8 @@
 //! `cxrshard run` of it (Parquet, flat tensors). Measured, warm page cache, median of 3:
 //! read (the file bytes only), read + decode (cxrshard's DICOM decoder, no windowing), and
 //! encode (libzstd level 1 of every row's image and mask bytes, the codec and level the shards
-//! use, with one context and output buffer per thread, reused as the run reuses its own). The floor is read + decode + encode; `bench/compare.sh` prints the run's ratio to it.
+//! use, with one context and output buffer per thread, reused as the run reuses its own). The
+//! floor is read + decode + encode; `bench/compare.sh` prints the run's ratio to it.
 //!
 //! cxrshard itself encodes a mask at level 1 from its runs inside the labels' boxes
 //! (`sink::runs`), not with libzstd's match search, so the same encode is also measured that

@@ -35,7 +35,7 @@ fn progress_is_plain_log_lines_without_control_characters_when_not_a_terminal() 
         .arg("--output")
         .arg(tmp.path().join("out"))
         .args(["--set", "run.workers=1", "--set", "image.size=[256,256]"])
-        .env("CXRSHARD_PROGRESS_INTERVAL", "0.01")
+        .env("CXRSHARD_PROGRESS_INTERVAL", "0.001")
         .env_remove("CXRSHARD_LOG");
     let o = run_expect(&mut cmd, 0);
     let err = String::from_utf8(o.stderr).unwrap();

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 mod cells;
+mod pandas;
 mod store;
 
 pub use store::{Block, CellRef, PolygonStore, PolygonWriter, StoredRow};
@@ -363,6 +364,9 @@ fn object_column(name: &str, raw: &RawValue) -> std::result::Result<Map<String, 
 /// Parse one label column straight into cells (no `Value` tree: a tree is ~10x its text and
 /// slow to build). Only when that fails is the column parsed again as a `Value` to say why.
 fn label_column(name: &str, raw: &RawValue) -> std::result::Result<cells::ColumnCells, String> {
+    if let Some(cells) = pandas::column(raw.get()) {
+        return Ok(cells);
+    }
     if let Ok(cells) = serde_json::from_str::<cells::ColumnCells>(raw.get()) {
         return Ok(cells);
     }

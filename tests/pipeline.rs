@@ -103,6 +103,11 @@ fn synth_run_and_read_back_every_shard() {
     assert_eq!(total, 14);
     let report = read_json(&out.join("run_report.json"));
     assert_eq!(report["images"], 14);
+    // Each split's rows count to it, though the next split starts before its last rows arrive.
+    for (r, m) in report["splits"].as_array().unwrap().iter().zip(manifest["splits"].as_array().unwrap()) {
+        assert_eq!((&r["name"], &r["rows"], &r["rejected"]), (&m["name"], &m["rows"], &m["rejected"]));
+    }
+    assert_eq!(report["splits"].as_array().unwrap().len(), 2);
     // One queue sample per row; each queue's depth stays within its bound.
     let q = &report["queues"];
     assert_eq!(q["samples"], total as u64);

@@ -241,23 +241,42 @@ async fn run_splits(
     annotations: &[Arc<Vec<Entry<StoredRow>>>],
     opts: RunOptions,
 ) -> Result<Vec<Vec<ShardRecord>>> {
-    let mut out = Vec::new();
+    // Each split starts once the one before has started its last read (see `run_split`); a
+    // split that ends before that (it failed) starts none after it. Each split runs to its
+    // own end (committing its shards, or cleaning up after its error), and the first error
+    // in split order is the run's.
+    let mut splits = Vec::new();
+    let mut before: Option<tokio::sync::oneshot::Receiver<()>> = None;
     let mut first_global = 0;
     for (split, entries) in ctx.plan.splits.iter().zip(annotations) {
         let count = shard_count(entries.len(), ctx.plan.output.shard_rows);
         let owned: BTreeSet<usize> =
             (0..count).filter(|i| opts.partition.is_none_or(|p| p.owns(first_global + i))).collect();
         first_global += count;
-        let mut done = BTreeMap::new();
-        if opts.resume {
-            for &index in &owned {
-                if let Some(r) = journal::verified(&ctx.output, &split.name, index, &ctx.config_sha256).await? {
-                    done.insert(index, r);
+        let (dispatched, next) = tokio::sync::oneshot::channel();
+        let wait = before.replace(next);
+        splits.push(async move {
+            if let Some(wait) = wait {
+                if wait.await.is_err() {
+                    return Ok(None); // the split before failed: its error is the run's
                 }
             }
-            tracing::info!(split = %split.name, "resuming: {} of {} shards already committed", done.len(), owned.len());
-        }
-        out.push(run_split(ctx, split, entries.clone(), ShardPlan { owned, done }).await?);
+            let mut done = BTreeMap::new();
+            if opts.resume {
+                for &index in &owned {
+                    if let Some(r) = journal::verified(&ctx.output, &split.name, index, &ctx.config_sha256).await? {
+                        done.insert(index, r);
+                    }
+                }
+                tracing::info!(split = %split.name, "resuming: {} of {} shards already committed", done.len(), owned.len());
+            }
+            run_split(ctx, split, entries.clone(), ShardPlan { owned, done }, dispatched).await.map(Some)
+        });
+    }
+    let mut out = Vec::new();
+    for result in futures::future::join_all(splits).await {
+        // A split is skipped only after an earlier one failed, whose error came first.
+        out.push(result?.ok_or_else(|| Error::Internal("a split was skipped, yet none failed".into()))?);
     }
     Ok(out)
 }

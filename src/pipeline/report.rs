@@ -100,8 +100,9 @@ impl Progress {
         f(&mut self.state.lock().expect("progress lock"))
     }
 
-    /// A split begins with `inputs` inputs.
-    pub fn start_split(&self, name: &str, inputs: usize) {
+    /// A split begins with `inputs` inputs; returns its index for the calls below (splits
+    /// overlap: the next one starts while the last images of one are being worked on).
+    pub fn start_split(&self, name: &str, inputs: usize) -> usize {
         if view::mode() != Mode::Bars {
             tracing::info!(split = name, inputs, "processing split");
         }
@@ -110,35 +111,38 @@ impl Progress {
         if inputs == 0 {
             c.finish();
         }
-        self.with(|s| s.splits.push(c));
+        self.with(|s| {
+            s.splits.push(c);
+            s.splits.len() - 1
+        })
     }
 
-    /// A row reached the sink.
-    pub fn row_done(&self, read_seconds: f64, times: StageTimes) {
+    /// A row of split `split` reached the sink.
+    pub fn row_done(&self, split: usize, read_seconds: f64, times: StageTimes) {
         self.with(|s| {
             s.read_seconds += read_seconds;
             s.stages += times;
-            if let Some(c) = s.splits.last_mut() {
+            if let Some(c) = s.splits.get_mut(split) {
                 c.rows += 1;
                 c.tick();
             }
         });
     }
 
-    /// An input was rejected; fails once the run's reject limit is exceeded.
-    pub fn rejected(&self, r: &RejectRecord) -> crate::Result<()> {
+    /// An input of split `split` was rejected; fails once the run's reject limit is exceeded.
+    pub fn rejected(&self, split: usize, r: &RejectRecord) -> crate::Result<()> {
         tracing::warn!(source = %r.source, stage = %r.stage, "rejected: {}", r.reason);
-        self.add(0, 1)
+        self.add(split, 0, 1)
     }
 
-    /// A shard was taken over from the journal (`--resume`).
-    pub fn resumed(&self, rows: usize, rejected: usize) {
-        let _ = self.add(rows, rejected);
+    /// A shard of split `split` was taken over from the journal (`--resume`).
+    pub fn resumed(&self, split: usize, rows: usize, rejected: usize) {
+        let _ = self.add(split, rows, rejected);
     }
 
-    fn add(&self, rows: usize, rejected: usize) -> crate::Result<()> {
+    fn add(&self, split: usize, rows: usize, rejected: usize) -> crate::Result<()> {
         let total = self.with(|s| {
-            if let Some(c) = s.splits.last_mut() {
+            if let Some(c) = s.splits.get_mut(split) {
                 c.rows += rows;
                 c.rejected += rejected;
                 c.tick();
@@ -169,13 +173,14 @@ impl Progress {
         self.with(|s| s.splits.iter().map(SplitCounters::done).sum())
     }
 
-    /// Log one plain progress line for the split in progress (only in [`Mode::Lines`]).
+    /// Log one plain progress line for the first split still in progress (only in
+    /// [`Mode::Lines`]).
     pub fn log_line(&self) {
         if view::mode() != Mode::Lines {
             return;
         }
         self.with(|s| {
-            if let Some(c) = s.splits.last().filter(|c| c.done() < c.inputs) {
+            if let Some(c) = s.splits.iter().find(|c| c.done() < c.inputs) {
                 tracing::info!("{}", c.line());
             }
         });

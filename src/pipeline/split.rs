@@ -71,18 +71,21 @@ pub struct ShardPlan {
 }
 
 /// Run one split over its parsed annotation entries, building the owned shards. Shards in
-/// `done` are not recomputed: their inputs are skipped and their records reused. Returns the
-/// records of all owned shards, in order.
+/// `done` are not recomputed: their inputs are skipped and their records reused. `dispatched`
+/// is told (or dropped) once the last of the split's reads has started: the next split may
+/// then start its own, so the cores work on its first images while this one's last ones are
+/// finished and its last shard is written. Returns the records of all owned shards, in order.
 pub async fn run_split(
     ctx: &Ctx,
     split: &SplitPlan,
     entries: Arc<Vec<Entry<StoredRow>>>,
     shards: ShardPlan,
+    dispatched: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Vec<ShardRecord>> {
     let inputs = entries.len();
     let shard_rows = ctx.plan.output.shard_rows;
     let owned_inputs = entries.iter().enumerate().filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows))).count();
-    ctx.progress.start_split(&split.name, owned_inputs);
+    let index = ctx.progress.start_split(&split.name, owned_inputs);
     let todo: Vec<usize> = (0..inputs)
         .filter(|pos| shards.owned.contains(&(pos / shard_rows)) && !shards.done.contains_key(&(pos / shard_rows)))
         .collect();
@@ -91,8 +94,8 @@ pub async fn run_split(
     let listed = Arc::new(ctx.input.existing(&wanted).await?);
     drop(wanted);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Outcome)>(RESULT_CHANNEL);
-    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), entries, todo, listed, tx));
-    let mut sink = SplitSink::new(ctx, split, inputs, shards);
+    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), entries, todo, listed, tx, dispatched));
+    let mut sink = SplitSink::new(ctx, split, index, inputs, shards);
     let mut sink_result = Ok(());
     while let Some((pos, outcome)) = rx.recv().await {
         ctx.queues.sample(rx.len());
@@ -117,12 +120,22 @@ async fn produce(
     todo: Vec<usize>,
     listed: Arc<HashSet<ObjPath>>,
     tx: tokio::sync::mpsc::Sender<(usize, Outcome)>,
+    dispatched: tokio::sync::oneshot::Sender<()>,
 ) -> Result<()> {
     let run = ctx.plan.run;
     let fetch_ctx = ctx.clone();
     let split = Arc::new(split);
     let fetch_split = split.clone();
+    // Polled for another position once the last one has been taken: says so, yields none.
+    let mut dispatched = Some(dispatched);
+    let end = stream::poll_fn(move |_| {
+        if let Some(d) = dispatched.take() {
+            let _ = d.send(());
+        }
+        std::task::Poll::Ready(None)
+    });
     let mut outcomes = stream::iter(todo)
+        .chain(end)
         .map(move |pos| fetch(fetch_ctx.clone(), fetch_split.clone(), listed.clone(), entries.clone(), pos))
         .buffered(run.read_concurrency)
         .map(move |fetched| work(ctx.clone(), split.clone(), fetched))
@@ -277,6 +290,8 @@ struct OpenShard {
 struct SplitSink {
     ctx: Ctx,
     split: SplitPlan,
+    /// The split's index in the progress counters.
+    index: usize,
     schema: SchemaRef,
     count: usize,
     /// Next shard index to finalise.
@@ -288,10 +303,11 @@ struct SplitSink {
 }
 
 impl SplitSink {
-    fn new(ctx: &Ctx, split: &SplitPlan, inputs: usize, shards: ShardPlan) -> Self {
+    fn new(ctx: &Ctx, split: &SplitPlan, index: usize, inputs: usize, shards: ShardPlan) -> Self {
         Self {
             ctx: ctx.clone(),
             split: split.clone(),
+            index,
             schema: schema::schema(&ctx.plan),
             count: shard_count(inputs, ctx.plan.output.shard_rows),
             next: 0,
@@ -317,7 +333,7 @@ impl SplitSink {
         let shard = self.current.as_mut().expect("opened above");
         match outcome {
             Outcome::Row(row, read, times) => {
-                self.ctx.progress.row_done(read, times);
+                self.ctx.progress.row_done(self.index, read, times);
                 shard.clipped_points += row.processed.clipped_points as u64;
                 self.pending.push(*row);
                 if self.pending.len() >= self.ctx.plan.output.row_group_rows {
@@ -325,7 +341,7 @@ impl SplitSink {
                 }
             }
             Outcome::Reject(r) => {
-                self.ctx.progress.rejected(&r)?;
+                self.ctx.progress.rejected(self.index, &r)?;
                 shard.rejects.push(r);
             }
         }
@@ -355,7 +371,7 @@ impl SplitSink {
             }
             let record = match self.shards.done.remove(&i) {
                 Some(r) => {
-                    self.ctx.progress.resumed(r.shard.rows, r.rejects.len());
+                    self.ctx.progress.resumed(self.index, r.shard.rows, r.rejects.len());
                     r
                 }
                 None => {

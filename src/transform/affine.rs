@@ -13,7 +13,10 @@
 //!
 //! The `f32` form is tried first with the clamp moved onto the stored values: clamped to the
 //! ends of the table's flat runs, the line needs no clamp of its own (a value just below 0
-//! then rounds to -0.0, which compares and sums as 0).
+//! then rounds to -0.0, which compares and sums as 0). Where `f32` misses an entry, `f64` is
+//! tried the same way before the `f64` line with its own clamp: the AVX-512 fill takes that
+//! form too (8 of the benchmark's 200 synthetic DICOMs need `f64`; their fills went from
+//! ~2.3% of a run's CPU through the AVX2 `f64` fill to ~0.7%).
 //!
 //! [`Affine::fill_block`] writes the values of eight source rows, transposed, as the area
 //! resize's horizontal pass reads them (`transform::area`); with AVX2 (checked at run time)
@@ -49,6 +52,9 @@ enum Form {
     /// before the line, which then needs no clamp: two 16-bit operations per sixteen samples
     /// instead of two `f32` ones per eight.
     Clamped(u16, u16),
+    /// In `f64` (the `f32` forms missed an entry), the stored values clamped to `lo..=hi`
+    /// as in [`Form::Clamped`]: the AVX-512 fill takes it at a third of [`Form::Wide`]'s cost.
+    WideClamped(u16, u16),
     /// In `f64` (the `f32` forms missed an entry), the line's values clamped to `0..=max`.
     Wide,
 }
@@ -124,11 +130,16 @@ impl Affine {
         // and of each product misses an entry now and then on 14- to 16-bit ramps.
         let mask = (n - 1) as u16;
         let narrow = Affine { mask, a: f64::from(a as f32), b: f64::from(b as f32), max, form: Form::Narrow };
-        let clamped = flat_ends(table).map(|(lo, hi)| Affine { form: Form::Clamped(lo, hi), ..narrow });
+        let ends = flat_ends(table);
+        let clamped = ends.map(|(lo, hi)| Affine { form: Form::Clamped(lo, hi), ..narrow });
+        let wide_clamped = ends.into_iter().flat_map(|(lo, hi)| {
+            NUDGES.iter().map(move |d| Affine { mask, a, b: b + d, max, form: Form::WideClamped(lo, hi) })
+        });
         let wide = NUDGES.iter().map(|d| Affine { mask, a, b: b + d, max, form: Form::Wide });
         clamped
             .into_iter()
             .chain(std::iter::once(narrow))
+            .chain(wide_clamped)
             .chain(wide)
             .find(|f| table.iter().enumerate().all(|(v, &t)| f.value(v as u16) == t))
     }
@@ -141,12 +152,12 @@ impl Affine {
 
     /// Whether this form is evaluated in `f64` (the `f32` one missed an entry).
     pub fn is_wide(&self) -> bool {
-        self.form == Form::Wide
+        matches!(self.form, Form::Wide | Form::WideClamped(..))
     }
 
     /// Whether this form clamps the stored values rather than the line's values.
     pub fn is_clamped(&self) -> bool {
-        matches!(self.form, Form::Clamped(..))
+        matches!(self.form, Form::Clamped(..) | Form::WideClamped(..))
     }
 
     /// The output for one sample, as an `f32` integer.
@@ -164,6 +175,7 @@ impl Affine {
                 let x = f32::from(s.clamp(lo, hi)) * self.a as f32 + self.b as f32;
                 crate::transform::area::round_half_even(x)
             }
+            Form::WideClamped(lo, hi) => round_half_even_f64(f64::from(s.clamp(lo, hi)) * self.a + self.b) as f32,
             Form::Narrow => {
                 let x = f32::from(s) * self.a as f32 + self.b as f32;
                 crate::transform::area::round_half_even(x.max(0.0).min(self.max as f32))
@@ -181,7 +193,11 @@ impl Affine {
                 // the fills require (`src` holds LANES rows of `sw`; `block` LANES per column).
                 (_, Form::Clamped(lo, hi)) if sw >= 4 * LANES && crate::transform::simd::available_512() => {
                     // SAFETY: AVX-512 F and BW are available (checked); lengths as above.
-                    unsafe { self.fill16_avx512(block, src, sw, (lo, hi)) }
+                    unsafe { self.fill16_avx512::<S, false>(block, src, sw, (lo, hi)) }
+                }
+                (_, Form::WideClamped(lo, hi)) if sw >= 4 * LANES && crate::transform::simd::available_512() => {
+                    // SAFETY: as above.
+                    unsafe { self.fill16_avx512::<S, true>(block, src, sw, (lo, hi)) }
                 }
                 (Some(words), Form::Clamped(lo, hi)) => unsafe { self.fill16_avx2(block, words, sw, (lo, hi)) },
                 _ => unsafe { self.fill_avx2(block, src, sw) },
@@ -280,12 +296,16 @@ impl Affine {
                 // SAFETY: row `lane` holds `sw` samples and `x0 + 8 <= sw`; AVX2 is on.
                 let raw = unsafe { S::load8(src.as_ptr().add(lane * sw + x0)) };
                 let raw = _mm256_and_si256(raw, mask);
-                *row = match self.form {
-                    Form::Wide => self.eval8_f64(raw),
-                    Form::Clamped(lo, hi) => self.line8_f32(_mm256_min_epi32(
+                let clamp = |lo: u16, hi: u16| {
+                    _mm256_min_epi32(
                         _mm256_max_epi32(raw, _mm256_set1_epi32(i32::from(lo))),
                         _mm256_set1_epi32(i32::from(hi)),
-                    )),
+                    )
+                };
+                *row = match self.form {
+                    Form::Wide => self.eval8_f64(raw),
+                    Form::WideClamped(lo, hi) => self.line8_f64(clamp(lo, hi)),
+                    Form::Clamped(lo, hi) => self.line8_f32(clamp(lo, hi)),
                     Form::Narrow => self.eval8_f32(raw),
                 };
             }
@@ -341,19 +361,27 @@ impl Affine {
     /// 128-bit lane), two adjacent columns of a tile brought together (sixteen values, the
     /// block's order), then widened, put through the line and rounded sixteen at a time: the
     /// same operations on each value as [`Affine::value`], half the instructions. The last
-    /// `sw % 32` columns are a tile too, as in [`Affine::fill_avx2`].
+    /// `sw % 32` columns are a tile too, as in [`Affine::fill_avx2`]. With `F64` the line is
+    /// [`Form::WideClamped`]'s, in `f64`, eight values an instruction.
     ///
     /// # Safety
     /// AVX-512 F and BW must be available; `sw >= 32`, `src.len() == sw * LANES` and
     /// `block.len() >= sw * LANES`.
     #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn fill16_avx512<S: Widen>(&self, block: &mut [f32], src: &[S], sw: usize, (lo, hi): (u16, u16)) {
+    unsafe fn fill16_avx512<S: Widen, const F64: bool>(
+        &self,
+        block: &mut [f32],
+        src: &[S],
+        sw: usize,
+        (lo, hi): (u16, u16),
+    ) {
         use std::arch::x86_64::*;
         const WIDE: usize = 4 * LANES;
         assert!(sw >= WIDE && src.len() == sw * LANES && block.len() >= sw * LANES, "a full block");
         let mask = _mm512_set1_epi16(self.mask as i16);
         let (lo, hi) = (_mm512_set1_epi16(lo as i16), _mm512_set1_epi16(hi as i16));
         let (a, b) = (_mm512_set1_ps(self.a as f32), _mm512_set1_ps(self.b as f32));
+        let (a64, b64) = (_mm512_set1_pd(self.a), _mm512_set1_pd(self.b));
         // Quadwords of two transposed vectors: lanes 0 and 1, then lanes 2 and 3, of each,
         // alternating (column x of a tile, then column x + 1 of the same tile).
         let (first, second) =
@@ -373,9 +401,13 @@ impl Affine {
                     // Tiles 2·pair and 2·pair + 1: columns x and x + 1 of each, sixteen values.
                     let tiles = [_mm512_castsi512_si256(words), _mm512_extracti64x4_epi64::<1>(words)];
                     for (k, w) in tiles.into_iter().enumerate() {
-                        let v = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(w));
-                        let y = _mm512_add_ps(_mm512_mul_ps(v, a), b);
-                        let y = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y);
+                        let y = if F64 {
+                            line16_f64(_mm512_cvtepu16_epi32(w), a64, b64)
+                        } else {
+                            let v = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(w));
+                            let y = _mm512_add_ps(_mm512_mul_ps(v, a), b);
+                            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y)
+                        };
                         let column = x0 + (2 * pair + k) * LANES + x;
                         // SAFETY: columns `column` and `column + 1` (< sw) hold sixteen values.
                         unsafe { _mm512_storeu_ps(block.as_mut_ptr().add(column * LANES), y) };
@@ -394,6 +426,21 @@ impl Affine {
         let (a, b) = (_mm256_set1_ps(self.a as f32), _mm256_set1_ps(self.b as f32));
         let y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(raw), a), b);
         _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y)
+    }
+
+    /// Eight stored values already clamped (`clamp`) through the `f64` line, rounded, as `f32`:
+    /// the operations of `value` for [`Form::WideClamped`], in order.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn line8_f64(&self, raw: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        let (a, b) = (_mm256_set1_pd(self.a), _mm256_set1_pd(self.b));
+        let half = |x: __m128i| {
+            let y = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(x), a), b);
+            _mm256_cvtpd_ps(_mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y))
+        };
+        let (lo, hi) = (half(_mm256_castsi256_si128(raw)), half(_mm256_extracti128_si256::<1>(raw)));
+        _mm256_set_m128(hi, lo)
     }
 
     /// Eight (masked) samples through the `f32` form: the operations of `value`, in order.
@@ -425,6 +472,25 @@ impl Affine {
         let (lo, hi) = (half(_mm256_castsi256_si128(raw)), half(_mm256_extracti128_si256::<1>(raw)));
         _mm256_set_m128(hi, lo)
     }
+}
+
+/// Sixteen stored values (as `i32`, already clamped) through the `f64` line `v · a + b`, eight
+/// at a time, rounded half to even and narrowed to `f32` (exact: they are integers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn line16_f64(
+    v: std::arch::x86_64::__m512i,
+    a: std::arch::x86_64::__m512d,
+    b: std::arch::x86_64::__m512d,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let half = |x: __m256i| {
+        let y = _mm512_add_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(x), a), b);
+        _mm512_cvtpd_ps(_mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y))
+    };
+    let (lo, hi) = (half(_mm512_castsi512_si256(v)), half(_mm512_extracti64x4_epi64::<1>(v)));
+    _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi)))
 }
 
 /// The first columns of the tiles `width` wide that cover `sw >= width` columns: every
@@ -589,6 +655,38 @@ mod tests {
         }
     }
 
+    /// The `f64` line on clamped stored values gives the scalar values through every fill
+    /// this machine can run (`fill_block`'s choice, the AVX2 fill and the AVX-512 one).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_wide_clamped_fills_equal_the_scalar_one() {
+        let (display, table) = linear(1800.0, 2500.0, true);
+        let f = Affine::fit(&display, &table, 255.0).expect("a linear window fits");
+        let Form::Clamped(lo, hi) = f.form else { panic!("the clamped form") };
+        // A slope `f32` cannot hold, so an `f32` line would differ.
+        let g = Affine { a: f.a * (1.0 + 1e-12), b: f.b + 1e-9, form: Form::WideClamped(lo, hi), ..f };
+        assert!(g.is_wide() && g.is_clamped());
+        for sw in [1, 7, 31, 32, 33, 47, 64, 100, 2501] {
+            let src = noise(sw * LANES, 3 * sw as u64);
+            let mut slow = vec![-1.0; sw * LANES];
+            g.fill_scalar(&mut slow, &src, sw);
+            let mut fast = vec![-1.0; sw * LANES];
+            g.fill_block(&mut fast, &src, sw);
+            assert_eq!(fast, slow, "fill_block, {sw} columns");
+            if crate::transform::simd::available() && sw >= LANES {
+                // SAFETY: AVX2 checked; `src` is LANES rows of `sw`, `fast` as long.
+                unsafe { g.fill_avx2(&mut fast, &src, sw) };
+                assert_eq!(fast, slow, "AVX2, {sw} columns");
+            }
+            if crate::transform::simd::available_512() && sw >= 4 * LANES {
+                fast.fill(-1.0);
+                // SAFETY: AVX-512 F and BW checked; `sw >= 32`; lengths as above.
+                unsafe { g.fill16_avx512::<_, true>(&mut fast, &src, sw, (lo, hi)) };
+                assert_eq!(fast, slow, "AVX-512, {sw} columns");
+            }
+        }
+    }
+
     /// Each kernel of the clamped form this machine can run, called directly (`fill_block`
     /// takes the widest), gives the scalar values.
     #[cfg(target_arch = "x86_64")]
@@ -610,7 +708,7 @@ mod tests {
             if crate::transform::simd::available_512() {
                 let mut fast = vec![-1.0; sw * LANES];
                 // SAFETY: AVX-512 F and BW checked; `sw >= 32`; lengths as above.
-                unsafe { f.fill16_avx512(&mut fast, &src, sw, (lo, hi)) };
+                unsafe { f.fill16_avx512::<_, false>(&mut fast, &src, sw, (lo, hi)) };
                 assert_eq!(fast, slow, "AVX-512, {sw} columns");
                 // 8-bit samples under an 8-bit window (clamped at both ends).
                 let (display, table) = linear_over(256, 120.0, 180.0, false);
@@ -620,7 +718,7 @@ mod tests {
                 let bytes: Vec<u8> = src.iter().map(|&s| s as u8).collect();
                 g.fill_scalar(&mut slow, &bytes, sw);
                 // SAFETY: as above.
-                unsafe { g.fill16_avx512(&mut fast, &bytes, sw, (lo, hi)) };
+                unsafe { g.fill16_avx512::<_, false>(&mut fast, &bytes, sw, (lo, hi)) };
                 assert_eq!(fast, slow, "AVX-512, {sw} columns of bytes");
             }
         }

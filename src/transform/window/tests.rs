@@ -302,6 +302,7 @@ fn the_affine_form_is_the_table_and_resizes_alike() {
     };
     let (w, h) = (301u32, 157u32);
     let (mut chains, mut narrow, mut wide, mut clamped, mut negative_zero) = (0, 0, 0, 0, 0);
+    let mut wide_clamped = 0;
     for i in 0..96 {
         let bits = [10u16, 12, 14, 16][i % 4];
         let words: Vec<u16> = (0..w * h).map(|_| next() as u16).collect();
@@ -325,6 +326,7 @@ fn the_affine_form_is_the_table_and_resizes_alike() {
             narrow += 1
         }
         clamped += usize::from(f.is_clamped());
+        wide_clamped += usize::from(f.is_wide() && f.is_clamped());
         // A clamped line may give -0.0 for a sample just below 0: the resize must not see it.
         negative_zero += usize::from((0..=u16::MAX).any(|s| f.value(s).is_sign_negative()));
         let every = |v: &dyn Fn(usize) -> f32| (0..=u16::MAX).all(|s| f.value(s) == v(usize::from(s)));
@@ -340,6 +342,7 @@ fn the_affine_form_is_the_table_and_resizes_alike() {
     }
     assert!(narrow + wide >= chains * 9 / 10, "{} of {chains} chains fitted", narrow + wide);
     assert!(narrow > 0 && wide > 0, "f32 forms {narrow}, f64 forms {wide}");
+    assert!(wide_clamped > 0, "{wide_clamped} of the {wide} f64 forms clamp the stored values");
     assert!(clamped * 2 > narrow && negative_zero > 0, "{clamped} of {narrow} clamped, {negative_zero} with -0.0");
 }
 

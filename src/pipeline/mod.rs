@@ -112,10 +112,16 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
         page_codec: crate::sink::page_codec(&plan),
     };
     let ticker = spawn_ticker(progress.clone());
+    // Listed while the splits run (it only reads the input folders), not after them.
+    let unreferenced = {
+        let (input, plan, annotations) = (input.clone(), plan.clone(), annotations.clone());
+        tokio::spawn(async move { unreferenced_images(&input, &plan, &annotations).await })
+    };
     let result = run_splits(&ctx, &annotations, opts).await;
     ticker.abort();
     let records = result?;
-    let unreferenced = unreferenced_images(&input, &plan, &annotations).await?;
+    let unreferenced =
+        unreferenced.await.map_err(|e| Error::Internal(format!("listing unreferenced images: {e}")))??;
     let mut report = progress.report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
     report.queues = ctx.queues.report(plan.run.read_concurrency, plan.run.in_flight, split::RESULT_CHANNEL);
     let header = manifest(&plan, Vec::new(), unreferenced);

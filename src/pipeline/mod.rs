@@ -110,6 +110,8 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
         config_sha256,
         polygons: Arc::new(polygons),
         page_codec: crate::sink::page_codec(&plan),
+        reads: Arc::new(tokio::sync::Semaphore::new(plan.run.read_concurrency)),
+        cpu_stage: Arc::new(tokio::sync::Semaphore::new(plan.run.in_flight)),
     };
     let ticker = spawn_ticker(progress.clone());
     // Listed while the splits run (it only reads the input folders), not after them.

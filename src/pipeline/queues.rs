@@ -23,6 +23,8 @@ pub enum Queue {
 pub struct Queues {
     reading: AtomicUsize,
     processing: AtomicUsize,
+    /// Most inputs ever reading, and in the CPU stage, at once (counted at every entry).
+    peaks: [AtomicUsize; 2],
     samples: Mutex<Samples>,
 }
 
@@ -55,7 +57,8 @@ impl Queues {
 
     /// Count an input in `queue` until the returned guard drops.
     pub fn enter(self: &Arc<Self>, queue: Queue) -> Occupied {
-        self.gauge(queue).fetch_add(1, Ordering::Relaxed);
+        let now = self.gauge(queue).fetch_add(1, Ordering::Relaxed) + 1;
+        self.peaks[queue as usize].fetch_max(now, Ordering::Relaxed);
         Occupied { queues: self.clone(), queue }
     }
 
@@ -76,6 +79,8 @@ impl Queues {
         let depth = |i: usize, bound: usize| Depth {
             mean: if s.n == 0 { 0.0 } else { s.sum[i] as f64 / s.n as f64 },
             max: s.max[i],
+            // The rows waiting for the sink are only seen at the samples.
+            peak: self.peaks.get(i).map_or(s.max[i], |p| p.load(Ordering::Relaxed).max(s.max[i])),
             bound,
         };
         QueueReport {
@@ -105,8 +110,10 @@ pub struct QueueReport {
 pub struct Depth {
     /// Mean over the samples.
     pub mean: f64,
-    /// Largest seen.
+    /// Largest seen at a sample.
     pub max: usize,
+    /// Largest ever, between samples too (the bound holds when this is at most `bound`).
+    pub peak: usize,
     /// The configured bound.
     pub bound: usize,
 }
@@ -123,12 +130,16 @@ mod tests {
         let c = q.enter(Queue::Processing);
         q.sample(3);
         drop((a, b));
+        // Three at once between two samples: only the peak sees them.
+        let more: Vec<Occupied> = (0..3).map(|_| q.enter(Queue::Reading)).collect();
+        drop(more);
         q.sample(1);
         drop(c);
         q.sample(0);
         let r = q.report(8, 4, 16);
         assert_eq!(r.samples, 3);
-        assert_eq!((r.reading.max, r.reading.bound), (2, 8));
+        assert_eq!((r.reading.max, r.reading.peak, r.reading.bound), (2, 3, 8));
+        assert_eq!((r.processing.peak, r.waiting_for_sink.peak), (1, 3));
         assert!((r.reading.mean - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!((r.processing.max, r.waiting_for_sink.max), (1, 3));
         assert!((r.waiting_for_sink.mean - 4.0 / 3.0).abs() < 1e-9);

@@ -7,8 +7,11 @@
 //! The producer runs in its own task so that reading and decoding continue while the sink
 //! encodes a row group. Each bound is named: at most `read_concurrency` fetches,
 //! `in_flight` images in the CPU stage and [`RESULT_CHANNEL`] finished rows wait at any
-//! time, plus one row group in the sink, whatever the dataset size. Order is kept
-//! end to end, so output bytes do not depend on any of these bounds.
+//! time, plus one row group in the sink, whatever the dataset size. The next split starts
+//! reading while this one's last images are worked on; the fetch and CPU-stage bounds are
+//! shared by the splits (semaphores in [`Ctx`], first come first served), so they hold for
+//! the run, not per split. Order is kept end to end, so output bytes do not depend on any
+//! of these bounds.
 
 use super::cpu::CpuPool;
 use super::journal::{self, ShardRecord};
@@ -54,6 +57,10 @@ pub struct Ctx {
     pub polygons: Arc<PolygonStore>,
     /// The codec of the tensor pages the CPU job builds (`sink::page_codec`), if it builds them.
     pub page_codec: Option<parquet::basic::Compression>,
+    /// `read_concurrency` permits: one held by each fetch, whatever its split.
+    pub reads: Arc<tokio::sync::Semaphore>,
+    /// `in_flight` permits: one held by each image in the CPU stage, whatever its split.
+    pub cpu_stage: Arc<tokio::sync::Semaphore>,
 }
 
 /// What one input position produced.
@@ -167,6 +174,7 @@ async fn fetch(
     entries: Arc<Vec<Entry<StoredRow>>>,
     pos: usize,
 ) -> Result<Fetched> {
+    let _permit = ctx.reads.acquire().await.map_err(|e| Error::Internal(format!("read permits: {e}")))?;
     let t0 = Instant::now();
     let entry = &entries[pos];
     let _reading = ctx.queues.enter(Queue::Reading);
@@ -217,6 +225,7 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     let decoder = decoder_for(&source, ctx.plan.input.format);
     let (plan, store, page_codec) = (ctx.plan.clone(), ctx.polygons.clone(), ctx.page_codec);
     let (width, height) = (plan.image.width as usize, plan.image.height as usize);
+    let _permit = ctx.cpu_stage.acquire().await.map_err(|e| Error::Internal(format!("CPU-stage permits: {e}")))?;
     let processing = ctx.queues.enter(Queue::Processing);
     let job = ctx.pool.spawn(move || {
         let polygons = store.load(&cells).map_err(JobError::Polygons)?;

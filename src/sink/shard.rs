@@ -131,6 +131,9 @@ impl Encoder {
     }
 }
 
+/// The tensor columns of the schema, by name.
+const TENSOR_COLUMNS: [&str; 2] = ["image", "mask"];
+
 /// Parquet settings, chosen for tensors: no dictionary and no statistics on the tensor
 /// columns (useless for opaque bytes, and costly). The one-value-a-row columns (ids, sizes,
 /// window) are stored uncompressed: a row group holds a few bytes of each, which zstd made
@@ -149,15 +152,14 @@ pub fn parquet_properties(plan: &Plan) -> WriterProperties {
         .set_compression(compression)
         .set_max_row_group_row_count(Some(plan.output.row_group_rows))
         .set_created_by(format!("cxrshard {}", env!("CARGO_PKG_VERSION")));
-    for col in ["image", "mask"] {
+    for col in TENSOR_COLUMNS {
         let path = ColumnPath::from(col);
         b = b
             .set_column_dictionary_enabled(path.clone(), false)
             .set_column_statistics_enabled(path, EnabledStatistics::None);
     }
-    let tensor = |name: &str| name == "image" || name == "mask";
     for field in super::schema::schema(plan).fields() {
-        if !tensor(field.name()) && !field.data_type().is_nested() {
+        if !TENSOR_COLUMNS.contains(&field.name().as_str()) && !field.data_type().is_nested() {
             b = b.set_column_compression(ColumnPath::from(field.name().as_str()), PqCompression::UNCOMPRESSED);
         }
     }

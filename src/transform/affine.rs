@@ -303,8 +303,8 @@ impl Affine {
                     )
                 };
                 *row = match self.form {
-                    Form::Wide => self.eval8_f64(raw),
-                    Form::WideClamped(lo, hi) => self.line8_f64(clamp(lo, hi)),
+                    Form::Wide => self.eval8_f64(raw, true),
+                    Form::WideClamped(lo, hi) => self.eval8_f64(clamp(lo, hi), false),
                     Form::Clamped(lo, hi) => self.line8_f32(clamp(lo, hi)),
                     Form::Narrow => self.eval8_f32(raw),
                 };
@@ -428,21 +428,6 @@ impl Affine {
         _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y)
     }
 
-    /// Eight stored values already clamped (`clamp`) through the `f64` line, rounded, as `f32`:
-    /// the operations of `value` for [`Form::WideClamped`], in order.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn line8_f64(&self, raw: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256 {
-        use std::arch::x86_64::*;
-        let (a, b) = (_mm256_set1_pd(self.a), _mm256_set1_pd(self.b));
-        let half = |x: __m128i| {
-            let y = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(x), a), b);
-            _mm256_cvtpd_ps(_mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y))
-        };
-        let (lo, hi) = (half(_mm256_castsi256_si128(raw)), half(_mm256_extracti128_si256::<1>(raw)));
-        _mm256_set_m128(hi, lo)
-    }
-
     /// Eight (masked) samples through the `f32` form: the operations of `value`, in order.
     #[target_feature(enable = "avx2")]
     #[inline]
@@ -454,20 +439,19 @@ impl Affine {
         _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_min_ps(_mm256_max_ps(y, zero), max))
     }
 
-    /// Eight (masked) samples through the `f64` form, four at a time, as `f32` integers.
+    /// Eight (masked) samples through the `f64` line, four at a time, as `f32` integers: the
+    /// line's values clamped to `0..=max` (`clamp`, [`Form::Wide`]) or not ([`Form::WideClamped`],
+    /// whose stored values were clamped instead). The operations of `value`, in order.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn eval8_f64(&self, raw: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256 {
+    fn eval8_f64(&self, raw: std::arch::x86_64::__m256i, clamp: bool) -> std::arch::x86_64::__m256 {
         use std::arch::x86_64::*;
         let (a, b) = (_mm256_set1_pd(self.a), _mm256_set1_pd(self.b));
         let (zero, max) = (_mm256_setzero_pd(), _mm256_set1_pd(self.max));
         let half = |x: __m128i| {
             let y = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(x), a), b);
-            let y = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_min_pd(
-                _mm256_max_pd(y, zero),
-                max,
-            ));
-            _mm256_cvtpd_ps(y)
+            let y = if clamp { _mm256_min_pd(_mm256_max_pd(y, zero), max) } else { y };
+            _mm256_cvtpd_ps(_mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y))
         };
         let (lo, hi) = (half(_mm256_castsi256_si128(raw)), half(_mm256_extracti128_si256::<1>(raw)));
         _mm256_set_m128(hi, lo)
@@ -605,6 +589,14 @@ mod tests {
         (display, table)
     }
 
+    /// The clamped `f32` form of a 12-bit LINEAR window, inverted, and its stored-value ends.
+    fn clamped_fit() -> (Affine, (u16, u16)) {
+        let (display, table) = linear(1800.0, 2500.0, true);
+        let f = Affine::fit(&display, &table, 255.0).expect("a linear window fits");
+        let Form::Clamped(lo, hi) = f.form else { panic!("the clamped form") };
+        (f, (lo, hi))
+    }
+
     #[test]
     fn a_fit_reproduces_its_table_at_every_value() {
         let mut fitted = 0;
@@ -660,9 +652,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_wide_clamped_fills_equal_the_scalar_one() {
-        let (display, table) = linear(1800.0, 2500.0, true);
-        let f = Affine::fit(&display, &table, 255.0).expect("a linear window fits");
-        let Form::Clamped(lo, hi) = f.form else { panic!("the clamped form") };
+        let (f, (lo, hi)) = clamped_fit();
         // A slope `f32` cannot hold, so an `f32` line would differ.
         let g = Affine { a: f.a * (1.0 + 1e-12), b: f.b + 1e-9, form: Form::WideClamped(lo, hi), ..f };
         assert!(g.is_wide() && g.is_clamped());
@@ -692,9 +682,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn every_clamped_kernel_equals_the_scalar_fill() {
-        let (display, table) = linear(1800.0, 2500.0, true);
-        let f = Affine::fit(&display, &table, 255.0).expect("a linear window fits");
-        let Form::Clamped(lo, hi) = f.form else { panic!("the clamped form") };
+        let (f, (lo, hi)) = clamped_fit();
         for sw in [32, 33, 47, 48, 63, 64, 100, 2501] {
             let src = noise(sw * LANES, 7 * sw as u64);
             let mut slow = vec![-1.0; sw * LANES];

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 mod cells;
+mod frame;
 mod pandas;
 mod store;
 
@@ -186,8 +187,8 @@ enum ScanError {
     Store(String),
 }
 
-/// Scan the file's top-level object column by column (see [`Columns`]), releasing each
-/// column's text as soon as it is parsed.
+/// Scan the file's top-level object column by column (see [`Columns`] and [`frame`]),
+/// releasing each column's text as soon as it is parsed.
 fn scan_columns(
     bytes: &[u8],
     labels: &[String],
@@ -195,13 +196,27 @@ fn scan_columns(
     release: &dyn Fn(&[u8]),
 ) -> std::result::Result<Columns, ScanError> {
     let mut columns = Columns { names: IndexSet::new(), img: None, cells: (0..labels.len()).map(|_| None).collect() };
-    let (mut stored, mut released) = (Ok(()), 0);
-    let mut each = |name: String, raw: &RawValue| {
+    let (mut stored, mut json) = (Ok(()), Ok(()));
+    let mut each = |name: String, value: &mut frame::Value| {
         if name == "img" {
+            let Some(raw) = value.raw() else {
+                json = Err(ScanError::Json);
+                return false;
+            };
             columns.img_read(object_column(&name, raw), labels.len());
         }
         for (j, _) in labels.iter().enumerate().filter(|(_, l)| **l == name) {
-            let column = match label_column(&name, raw).map(|cells| store_column(cells, store)) {
+            let cells = match value.pandas_column() {
+                Some(cells) => Ok(cells),
+                None => match value.raw() {
+                    Some(raw) => label_column(&name, raw),
+                    None => {
+                        json = Err(ScanError::Json);
+                        return false;
+                    }
+                },
+            };
+            let column = match cells.map(|cells| store_column(cells, store)) {
                 Ok(Ok(column)) => Ok(column),
                 Ok(Err(e)) => {
                     stored = Err(format!("column {name:?}: storing its polygons: {e}"));
@@ -211,41 +226,18 @@ fn scan_columns(
             };
             columns.label_read(j, column, labels.len());
         }
-        let end = raw.get().as_ptr() as usize + raw.get().len() - bytes.as_ptr() as usize;
-        if (released..=bytes.len()).contains(&end) {
-            release(&bytes[released..end]);
-            released = end;
-        }
         columns.names.insert(name);
         true
     };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let scanned = serde::Deserializer::deserialize_map(&mut de, ColumnsVisitor(&mut each)).and_then(|()| de.end());
+    let mut released = 0;
+    let walked = frame::entries(bytes, &mut each, |end| {
+        release(&bytes[released..end]);
+        released = end;
+    });
     stored.map_err(ScanError::Store)?;
-    scanned.map_err(|_| ScanError::Json)?;
+    json?;
+    walked.map_err(|frame::NotAnObject| ScanError::Json)?;
     Ok(columns)
-}
-
-/// Hands each top-level entry (name, unparsed value) to a function, which returns `false` to
-/// stop the scan.
-struct ColumnsVisitor<'a, 'de>(&'a mut dyn FnMut(String, &'de RawValue) -> bool);
-
-impl<'de> serde::de::Visitor<'de> for ColumnsVisitor<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object of columns")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(name) = map.next_key::<String>()? {
-            let raw: &'de RawValue = map.next_value()?;
-            if !(self.0)(name, raw) {
-                return Err(serde::de::Error::custom("stopped"));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A label column's polygons written to the store, in one block; its cells keep offsets.

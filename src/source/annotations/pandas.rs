@@ -20,7 +20,13 @@ use super::{enough_points, is_absent, not_points};
 
 /// The cells of `text`, a label column, if it is exactly in pandas' form; `None` otherwise.
 pub(super) fn column(text: &str) -> Option<ColumnCells> {
-    let mut c = Cursor { bytes: text.as_bytes(), at: 0 };
+    column_prefix(text.as_bytes()).and_then(|(cells, len)| (len == text.len()).then_some(cells))
+}
+
+/// A label column in pandas' form at the start of `bytes` (it may go on after it): its cells
+/// and its length in bytes, or `None` at the first byte of another form.
+pub(super) fn column_prefix(bytes: &[u8]) -> Option<(ColumnCells, usize)> {
+    let mut c = Cursor { bytes, at: 0 };
     let mut out = ColumnCells::default();
     c.eat(b'{')?;
     if c.peek() == Some(b'}') {
@@ -43,7 +49,7 @@ pub(super) fn column(text: &str) -> Option<ColumnCells> {
             }
         }
     }
-    (c.at == c.bytes.len()).then_some(out)
+    Some((out, c.at))
 }
 
 /// A string cell, as the typed path judges it.

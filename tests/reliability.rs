@@ -58,6 +58,9 @@ fn bad_corpus(tmp: &Path) -> (std::path::PathBuf, usize) {
         std::fs::write(img.join(name), bytes).unwrap();
     }
     std::fs::write(img.join("stray_unreferenced.dcm"), b"x").unwrap();
+    // Not beside the images: neither unreferenced nor an input.
+    std::fs::create_dir_all(img.join("thumbs")).unwrap();
+    std::fs::write(img.join("thumbs/good_0.dcm"), b"x").unwrap();
     let far = json!([{"x": -50, "y": 10}, {"x": 5000, "y": 10}, {"x": 100, "y": 90000}]);
     let nan = json!([{"x": 1, "y": 1}, {"x": 2, "y": 2}, {"x": 3, "y": 3}]);
     let rows: Vec<(String, Value)> = files
@@ -135,7 +138,7 @@ fn every_bad_input_is_rejected_with_a_reason_and_every_good_one_is_a_row() {
     assert_eq!(train["rejected"].as_u64().unwrap(), 12);
     assert_eq!(train["clipped_points"].as_u64().unwrap(), 3, "far.dcm has three vertices outside its 64x64 image");
     let stray: Vec<&str> = m["unreferenced_images"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(stray, ["data/train/img/stray_unreferenced.dcm"]);
+    assert_eq!(stray, ["data/train/img/stray_unreferenced.dcm"], "files directly beside the images only");
 }
 
 #[test]

@@ -53,14 +53,23 @@ pub struct Ctx {
     pub queues: Arc<Queues>,
     /// sha256 of the canonical configuration (journal records carry it).
     pub config_sha256: String,
-    /// The polygons of every split's rows, read back when a row is processed.
-    pub polygons: Arc<PolygonStore>,
     /// The codec of the tensor pages the CPU job builds (`sink::page_codec`), if it builds them.
     pub page_codec: Option<parquet::basic::Compression>,
     /// `read_concurrency` permits: one held by each fetch, whatever its split.
     pub reads: Arc<tokio::sync::Semaphore>,
     /// `in_flight` permits: one held by each image in the CPU stage, whatever its split.
     pub cpu_stage: Arc<tokio::sync::Semaphore>,
+}
+
+/// A split's inputs, read before any image (`load_inputs`).
+pub struct SplitInputs {
+    /// Its annotation rows, in pandas index order.
+    pub entries: Vec<Entry<StoredRow>>,
+    /// Their polygons, read back when a row is processed.
+    pub polygons: PolygonStore,
+    /// The objects directly inside the folders its images are in: an image not among them
+    /// is a reject, without a request.
+    pub listed: HashSet<ObjPath>,
 }
 
 /// What one input position produced.
@@ -85,23 +94,20 @@ pub struct ShardPlan {
 pub async fn run_split(
     ctx: &Ctx,
     split: &SplitPlan,
-    entries: Arc<Vec<Entry<StoredRow>>>,
+    split_inputs: Arc<SplitInputs>,
     shards: ShardPlan,
     dispatched: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Vec<ShardRecord>> {
-    let inputs = entries.len();
+    let inputs = split_inputs.entries.len();
     let shard_rows = ctx.plan.output.shard_rows;
-    let owned_inputs = entries.iter().enumerate().filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows))).count();
+    let owned_inputs =
+        split_inputs.entries.iter().enumerate().filter(|(pos, _)| shards.owned.contains(&(pos / shard_rows))).count();
     let index = ctx.progress.start_split(&split.name, owned_inputs);
     let todo: Vec<usize> = (0..inputs)
         .filter(|pos| shards.owned.contains(&(pos / shard_rows)) && !shards.done.contains_key(&(pos / shard_rows)))
         .collect();
-    let wanted: Vec<String> =
-        todo.iter().filter_map(|&pos| image_path(&entries[pos].img, &ctx.plan.input, split).ok()).collect();
-    let listed = Arc::new(ctx.input.existing(&wanted).await?);
-    drop(wanted);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Outcome)>(RESULT_CHANNEL);
-    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), entries, todo, listed, tx, dispatched));
+    let producer = tokio::spawn(produce(ctx.clone(), split.clone(), split_inputs, todo, tx, dispatched));
     let mut sink = SplitSink::new(ctx, split, index, inputs, shards);
     let mut sink_result = Ok(());
     while let Some((pos, outcome)) = rx.recv().await {
@@ -123,9 +129,8 @@ pub async fn run_split(
 async fn produce(
     ctx: Ctx,
     split: SplitPlan,
-    entries: Arc<Vec<Entry<StoredRow>>>,
+    inputs: Arc<SplitInputs>,
     todo: Vec<usize>,
-    listed: Arc<HashSet<ObjPath>>,
     tx: tokio::sync::mpsc::Sender<(usize, Outcome)>,
     dispatched: tokio::sync::oneshot::Sender<()>,
 ) -> Result<()> {
@@ -143,7 +148,7 @@ async fn produce(
     });
     let mut outcomes = stream::iter(todo)
         .chain(end)
-        .map(move |pos| fetch(fetch_ctx.clone(), fetch_split.clone(), listed.clone(), entries.clone(), pos))
+        .map(move |pos| fetch(fetch_ctx.clone(), fetch_split.clone(), inputs.clone(), pos))
         .buffered(run.read_concurrency)
         .map(move |fetched| work(ctx.clone(), split.clone(), fetched))
         .buffered(run.in_flight);
@@ -157,8 +162,8 @@ async fn produce(
 
 struct Fetched {
     pos: usize,
-    /// The split's rows; this one is `entries[pos]`.
-    entries: Arc<Vec<Entry<StoredRow>>>,
+    /// The split's inputs; this row is `inputs.entries[pos]`.
+    inputs: Arc<SplitInputs>,
     source: String,
     bytes: std::result::Result<Input, InputError>,
     read_seconds: f64,
@@ -167,16 +172,10 @@ struct Fetched {
 /// Fetch one input's bytes. An image absent from the listing is a reject (no request made);
 /// one that was listed but is gone at GET time fails the run: the dataset changed under us,
 /// and the output would depend on timing.
-async fn fetch(
-    ctx: Ctx,
-    split: Arc<SplitPlan>,
-    listed: Arc<HashSet<ObjPath>>,
-    entries: Arc<Vec<Entry<StoredRow>>>,
-    pos: usize,
-) -> Result<Fetched> {
+async fn fetch(ctx: Ctx, split: Arc<SplitPlan>, inputs: Arc<SplitInputs>, pos: usize) -> Result<Fetched> {
     let _permit = ctx.reads.acquire().await.map_err(|e| Error::Internal(format!("read permits: {e}")))?;
     let t0 = Instant::now();
-    let entry = &entries[pos];
+    let entry = &inputs.entries[pos];
     let _reading = ctx.queues.enter(Queue::Reading);
     let source = image_path(&entry.img, &ctx.plan.input, &split);
     let not_found = |path: &str| InputError::new(Stage::Read, format!("image not found: {}", ctx.input.describe(path)));
@@ -186,7 +185,7 @@ async fn fetch(
         Ok(path) => {
             let bytes = match ctx.input.path(&path) {
                 Err(m) => Err(InputError::new(Stage::Read, m)),
-                Ok(obj) if !listed.contains(&obj) => Err(not_found(&path)),
+                Ok(obj) if !inputs.listed.contains(&obj) => Err(not_found(&path)),
                 Ok(_) => match ctx.input.get_input(&path).await {
                     Ok(b) => Ok(b),
                     Err(Error::Storage { location, source: source @ object_store::Error::NotFound { .. }, .. }) => {
@@ -201,13 +200,13 @@ async fn fetch(
             (path, bytes)
         }
     };
-    Ok(Fetched { pos, entries, source, bytes, read_seconds: t0.elapsed().as_secs_f64() })
+    Ok(Fetched { pos, inputs, source, bytes, read_seconds: t0.elapsed().as_secs_f64() })
 }
 
 async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Result<(usize, Outcome)> {
     let f = fetched?;
-    let Fetched { pos, entries, source, bytes, read_seconds } = f;
-    let entry = &entries[pos];
+    let Fetched { pos, inputs, source, bytes, read_seconds } = f;
+    let entry = &inputs.entries[pos];
     let reject = |e: InputError, entry: &Entry<StoredRow>, source: &str| {
         Outcome::Reject(RejectRecord {
             key: entry.key.clone(),
@@ -223,12 +222,12 @@ async fn work(ctx: Ctx, split: Arc<SplitPlan>, fetched: Result<Fetched>) -> Resu
     };
     let cells = entry.polygons.clone().unwrap_or_default();
     let decoder = decoder_for(&source, ctx.plan.input.format);
-    let (plan, store, page_codec) = (ctx.plan.clone(), ctx.polygons.clone(), ctx.page_codec);
+    let (plan, job_inputs, page_codec) = (ctx.plan.clone(), inputs.clone(), ctx.page_codec);
     let (width, height) = (plan.image.width as usize, plan.image.height as usize);
     let _permit = ctx.cpu_stage.acquire().await.map_err(|e| Error::Internal(format!("CPU-stage permits: {e}")))?;
     let processing = ctx.queues.enter(Queue::Processing);
     let job = ctx.pool.spawn(move || {
-        let polygons = store.load(&cells).map_err(JobError::Polygons)?;
+        let polygons = job_inputs.polygons.load(&cells).map_err(JobError::Polygons)?;
         let mut processed = match process(bytes, decoder, &polygons, &plan) {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),

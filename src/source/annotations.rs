@@ -197,6 +197,8 @@ fn scan_columns(
 ) -> std::result::Result<Columns, ScanError> {
     let mut columns = Columns { names: IndexSet::new(), img: None, cells: (0..labels.len()).map(|_| None).collect() };
     let (mut stored, mut json) = (Ok(()), Ok(()));
+    // One vertex buffer for every column in pandas' form: grown once, not column by column.
+    let mut spare = Vec::new();
     let mut each = |name: String, value: &mut frame::Value| {
         if name == "img" {
             let Some(raw) = value.raw() else {
@@ -206,7 +208,7 @@ fn scan_columns(
             columns.img_read(object_column(&name, raw), labels.len());
         }
         for (j, _) in labels.iter().enumerate().filter(|(_, l)| **l == name) {
-            let cells = match value.pandas_column() {
+            let cells = match value.pandas_column(std::mem::take(&mut spare)) {
                 Some(cells) => Ok(cells),
                 None => match value.raw() {
                     Some(raw) => label_column(&name, raw),
@@ -216,7 +218,12 @@ fn scan_columns(
                     }
                 },
             };
-            let column = match cells.map(|cells| store_column(cells, store)) {
+            let stored_column = cells.map(|mut cells| {
+                let column = store_column(&mut cells, store);
+                spare = cells.points;
+                column
+            });
+            let column = match stored_column {
                 Ok(Ok(column)) => Ok(column),
                 Ok(Err(e)) => {
                     stored = Err(format!("column {name:?}: storing its polygons: {e}"));
@@ -240,15 +247,16 @@ fn scan_columns(
     Ok(columns)
 }
 
-/// A label column's polygons written to the store, in one block; its cells keep offsets.
-fn store_column(column: cells::ColumnCells, store: &mut PolygonWriter) -> std::io::Result<StoredColumn> {
+/// A label column's polygons written to the store, in one block; its cells keep offsets (the
+/// column is left with its vertices, for the caller to reuse the buffer).
+fn store_column(column: &mut cells::ColumnCells, store: &mut PolygonWriter) -> std::io::Result<StoredColumn> {
     let block = match column.cells.iter().any(|(_, c)| matches!(c, Ok(Some(_)))) {
         true => Some(store.append_block(&column.points)?),
         false => None,
     };
     let cells = column
         .cells
-        .into_iter()
+        .drain(..)
         .map(|(key, cell)| {
             let stored = match (cell, block) {
                 (Ok(Some(range)), Some(at)) => at.cell(range),

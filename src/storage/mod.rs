@@ -98,25 +98,28 @@ impl Location {
         }
     }
 
-    /// Which of `wanted` (paths relative to this location) exist, by listing the folders that
-    /// hold them: one paginated LIST per folder (1,000 keys a page on S3) instead of one
-    /// request per missing object. Memory is bounded by `wanted`, not by the folder size:
-    /// other keys are dropped as the listing streams.
+    /// Every object directly inside the folders that hold `wanted` (paths relative to this
+    /// location), by listing those folders: one paginated LIST per folder (1,000 keys a page
+    /// on S3) instead of one request per missing object. Keys in subfolders are dropped as the
+    /// listing streams, and so are names that are not valid object paths.
     ///
     /// # Errors
     /// [`Error::Storage`] when a listing fails (after retries).
-    pub async fn existing(&self, wanted: &[String]) -> Result<HashSet<ObjPath>> {
-        let wanted: HashSet<ObjPath> = wanted.iter().filter_map(|rel| self.path(rel).ok()).collect();
-        let mut dirs: Vec<ObjPath> =
-            wanted.iter().map(|p| p.parts().take(p.parts().count().saturating_sub(1)).collect()).collect();
+    pub async fn list_folders_of(&self, wanted: &[String]) -> Result<HashSet<ObjPath>> {
+        let mut dirs: Vec<ObjPath> = wanted
+            .iter()
+            .filter_map(|rel| self.path(rel).ok())
+            .map(|p| p.parts().take(p.parts().count().saturating_sub(1)).collect())
+            .collect();
         dirs.sort_unstable_by(|a: &ObjPath, b| a.as_ref().cmp(b.as_ref()));
         dirs.dedup();
         let mut found = HashSet::new();
         for dir in dirs {
+            let depth = dir.parts().count() + 1;
             let mut listing = self.store.list((!dir.as_ref().is_empty()).then_some(&dir));
             while let Some(item) = listing.next().await {
                 match item {
-                    Ok(meta) if wanted.contains(&meta.location) => {
+                    Ok(meta) if meta.location.parts().count() == depth => {
                         found.insert(meta.location);
                     }
                     Ok(_) | Err(object_store::Error::InvalidPath { .. }) => {}
@@ -125,6 +128,12 @@ impl Location {
             }
         }
         Ok(found)
+    }
+
+    /// `path`, an object of this location, as a `/`-separated path relative to it.
+    pub fn relative(&self, path: &ObjPath) -> String {
+        let skip = self.prefix.parts().count();
+        path.parts().skip(skip).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/")
     }
 
     /// The store, for streaming writers.
@@ -217,11 +226,7 @@ impl Location {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
         let metas: Vec<_> =
             self.store.list(prefix).try_collect().await.map_err(|source| self.error(&self.display, source))?;
-        let skip = self.prefix.parts().count();
-        let mut out: Vec<String> = metas
-            .iter()
-            .map(|m| m.location.parts().skip(skip).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
-            .collect();
+        let mut out: Vec<String> = metas.iter().map(|m| self.relative(&m.location)).collect();
         out.sort();
         Ok(out)
     }
@@ -234,12 +239,7 @@ impl Location {
             Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(self.error(&self.describe(rel_dir), e)),
         };
-        let skip = self.prefix.parts().count();
-        let mut out: Vec<String> = listing
-            .objects
-            .into_iter()
-            .map(|m| m.location.parts().skip(skip).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
-            .collect();
+        let mut out: Vec<String> = listing.objects.iter().map(|m| self.relative(&m.location)).collect();
         out.sort();
         Ok(out)
     }

@@ -25,10 +25,11 @@ pub(super) struct Value<'a> {
 }
 
 impl<'a> Value<'a> {
-    /// The value as a label column in pandas' form, read in one pass; `None` if it is in
-    /// another form (then nothing was consumed and [`Value::raw`] still reads it).
-    pub(super) fn pandas_column(&mut self) -> Option<ColumnCells> {
-        let (cells, len) = pandas::column_prefix(self.rest)?;
+    /// The value as a label column in pandas' form, read in one pass, its vertices in
+    /// `points` (emptied first); `None` if it is in another form (then nothing was consumed
+    /// and [`Value::raw`] still reads it).
+    pub(super) fn pandas_column(&mut self, points: Vec<[f64; 2]>) -> Option<ColumnCells> {
+        let (cells, len) = pandas::column_prefix(self.rest, points)?;
         self.len = Some(len);
         Some(cells)
     }
@@ -193,7 +194,7 @@ mod tests {
         entries(
             text.as_bytes(),
             &mut |name, value| {
-                let cells = value.pandas_column();
+                let cells = value.pandas_column(Vec::new());
                 let raw = cells.is_none().then(|| value.raw().map(|r| r.get().to_string()));
                 read.push((name, cells.map(|c| c.cells.len()), raw.flatten()));
                 true

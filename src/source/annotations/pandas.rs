@@ -20,14 +20,16 @@ use super::{enough_points, is_absent, not_points};
 
 /// The cells of `text`, a label column, if it is exactly in pandas' form; `None` otherwise.
 pub(super) fn column(text: &str) -> Option<ColumnCells> {
-    column_prefix(text.as_bytes()).and_then(|(cells, len)| (len == text.len()).then_some(cells))
+    column_prefix(text.as_bytes(), Vec::new()).and_then(|(cells, len)| (len == text.len()).then_some(cells))
 }
 
 /// A label column in pandas' form at the start of `bytes` (it may go on after it): its cells
-/// and its length in bytes, or `None` at the first byte of another form.
-pub(super) fn column_prefix(bytes: &[u8]) -> Option<(ColumnCells, usize)> {
+/// and its length in bytes, or `None` at the first byte of another form. Its vertices go to
+/// `points`, emptied first (a buffer the caller reuses from column to column).
+pub(super) fn column_prefix(bytes: &[u8], mut points: Vec<[f64; 2]>) -> Option<(ColumnCells, usize)> {
     let mut c = Cursor { bytes, at: 0 };
-    let mut out = ColumnCells::default();
+    points.clear();
+    let mut out = ColumnCells { points, cells: Vec::new() };
     c.eat(b'{')?;
     if c.peek() == Some(b'}') {
         c.at += 1;

@@ -594,6 +594,11 @@ mod tests {
         let err = parse(b"{\"img\": {\"0\": \"a.png\",}", "bad.json", &labels()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("bad.json") && msg.contains("line 1"), "{msg}");
+        // In pandas' form but for a leading zero: JSON does not allow it, so neither does this.
+        let zero =
+            br#"{"img":{"0":"a.png"},"R1":{"0":[{"x":01,"y":2},{"x":1,"y":1},{"x":2,"y":2}]},"L1":{"0":"None"}}"#;
+        let msg = parse(zero, "zero.json", &labels()).unwrap_err().to_string();
+        assert!(msg.contains("zero.json") && msg.contains("not valid JSON"), "{msg}");
     }
 
     #[test]

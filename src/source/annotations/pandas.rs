@@ -6,12 +6,14 @@
 //! its numbers through the general `f64` parser; the 3.6 MB synthetic train file took 10.7 ms,
 //! on the one thread that runs before any image is read. [`column`] reads exactly that form,
 //! and gives up (`None`) at the first byte of anything else (a space, an escape, an exponent, a
-//! long number, another shape), so the typed path then reads the column as before: what it
-//! accepts it reads to the same cells, bit for bit (tested against the typed path).
+//! long number, another shape, or text JSON does not allow), so the typed path then reads the
+//! column as before: what it accepts it reads to the same cells, bit for bit (tested against
+//! the typed path). Nothing else checks a column read here (`frame`), so it accepts no text
+//! that is not JSON.
 //!
-//! Numbers: an optional `-`, digits, optionally `.` and digits, at most 19 of them significant
-//! (leading zeros are not), whose digits as an integer `m` are at most 2^53 with at most 22
-//! after the point. `m` and
+//! Numbers: an optional `-`, digits (no leading zero before another, as JSON says), optionally
+//! `.` and digits, at most 19 of them significant (leading zeros are not), whose digits as an
+//! integer `m` are at most 2^53 with at most 22 after the point. `m` and
 //! `10^k` are then exact `f64`s and one division rounds their quotient correctly: the fast
 //! path Rust's own parser takes for such numbers (Clinger's), so the values are identical.
 
@@ -98,10 +100,11 @@ impl<'a> Cursor<'a> {
         (self.bytes.get(self.at..end)? == tag).then(|| self.at = end)
     }
 
-    /// A string without escapes (its text is its value).
+    /// A string without escapes (its text is its value); `None` at a control character too
+    /// (JSON does not allow them raw in a string: the typed path says so).
     fn plain_string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
-        let len = self.bytes[self.at..].iter().position(|&b| b == b'"' || b == b'\\')?;
+        let len = self.bytes[self.at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
         let s = &self.bytes[self.at..self.at + len];
         self.at += len;
         self.eat(b'"')?;
@@ -137,30 +140,48 @@ impl<'a> Cursor<'a> {
         Some(Ok(Some(start..points.len())))
     }
 
-    /// A number of the form in the module docs, as Rust's parser reads it.
+    /// A number of the form in the module docs, as Rust's parser reads it; `None` for any
+    /// other, JSON's own rules included (no leading zero before another digit, digits after
+    /// the point), and unless a `,` or `}` follows it.
     fn number(&mut self) -> Option<f64> {
-        let negative = self.peek() == Some(b'-');
-        self.at += usize::from(negative);
-        // Significant digits (leading zeros are not, as in Rust's parser), and whether any.
-        let (mut m, mut digits, mut any, mut fraction) = (0u64, 0usize, false, None);
-        while let Some(b) = self.peek() {
-            match b {
-                b'0'..=b'9' if digits < MAX_DIGITS => {
-                    m = m * 10 + u64::from(b - b'0');
-                    digits += usize::from(m > 0);
-                    any = true;
-                    fraction = fraction.map(|f: usize| f + 1);
-                }
-                b'.' if fraction.is_none() && any => fraction = Some(0),
-                b',' | b'}' => break,
-                _ => return None,
-            }
-            self.at += 1;
-        }
-        let fraction = fraction.unwrap_or(0);
-        if !any || self.bytes[self.at - 1] == b'.' || m > 1 << 53 {
+        let bytes = self.bytes;
+        let mut at = self.at;
+        let negative = bytes.get(at) == Some(&b'-');
+        at += usize::from(negative);
+        let digit = |at: usize| bytes.get(at).map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9);
+        if digit(at)? == 0 && digit(at + 1).is_some() {
             return None;
         }
+        // Significant digits (leading zeros are not, as in Rust's parser) as an integer.
+        let (mut m, mut significant) = (0u64, 0usize);
+        let mut take = |d: u8| {
+            if significant == MAX_DIGITS {
+                return None;
+            }
+            m = m * 10 + u64::from(d);
+            significant += usize::from(m > 0);
+            Some(())
+        };
+        while let Some(d) = digit(at) {
+            take(d)?;
+            at += 1;
+        }
+        let mut fraction = 0;
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            while let Some(d) = digit(at) {
+                take(d)?;
+                at += 1;
+                fraction += 1;
+            }
+            if fraction == 0 {
+                return None;
+            }
+        }
+        if !matches!(bytes.get(at), Some(b',' | b'}')) || m > 1 << 53 {
+            return None;
+        }
+        self.at = at;
         let v = m as f64 / *POWERS_OF_TEN.get(fraction)?;
         Some(if negative { -v } else { v })
     }
@@ -248,6 +269,19 @@ mod tests {
         }
         for broken in [r#"{"0":"None""#, r#"{"0":[{"x":1,"y":2}"#, r#"{"0":[{"x":1.,"y":2}]}"#, r#"{"0":"None"} "#] {
             assert!(column(broken).is_none(), "read here: {broken}");
+        }
+        // Not JSON, though each byte is one this reader knows: left to the typed path, which
+        // says why (nothing else checks a label column's text).
+        for invalid in [
+            r#"{"0":[{"x":01,"y":2},{"x":1,"y":1},{"x":2,"y":2}]}"#,
+            r#"{"0":[{"x":-00.5,"y":2},{"x":1,"y":1},{"x":2,"y":2}]}"#,
+            r#"{"0":[{"x":.5,"y":2},{"x":1,"y":1},{"x":2,"y":2}]}"#,
+            r#"{"0":[{"x":-,"y":2},{"x":1,"y":1},{"x":2,"y":2}]}"#,
+            "{\"0\u{1}\":\"None\"}",
+            "{\"0\":\"No\nne\"}",
+        ] {
+            assert!(column(invalid).is_none(), "read here: {invalid}");
+            assert!(serde_json::from_str::<ColumnCells>(invalid).is_err(), "not JSON: {invalid}");
         }
     }
 }

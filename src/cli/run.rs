@@ -82,7 +82,11 @@ pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
 /// [`super::EXIT_REJECTS`] when the dataset is complete but some inputs were rejected.
 pub fn execute(plan: Plan, opts: RunOptions) -> cxrshard::Result<ExitCode> {
     // Every read in flight may hold a blocking thread (a local file being opened and mapped).
-    let outcome = super::runtime(plan.run.read_concurrency)?.block_on(pipeline::run(plan, opts))?;
+    let runtime = super::runtime(plan.run.read_concurrency)?;
+    let outcome = runtime.block_on(pipeline::run(plan, opts));
+    // Every task of the run has ended; its idle threads are not waited for (~0.5 ms).
+    runtime.shutdown_background();
+    let outcome = outcome?;
     if let Some(p) = &outcome.partition {
         print_summary(&outcome);
         println!(

@@ -115,21 +115,6 @@ struct Canvas<'a> {
 }
 
 impl Canvas<'_> {
-    /// Set one pixel; out-of-plane positions are ignored. OpenCV would write
-    /// out of bounds only if `clipLine` returned an out-of-range endpoint,
-    /// which the check turns into a no-op instead of memory corruption.
-    fn put(&mut self, x: i64, y: i64) {
-        if (0..i64::from(self.width)).contains(&x) && (0..i64::from(self.height)).contains(&y) {
-            // In range, so both are non-negative and below the usize sizes.
-            let idx = y as usize * self.width as usize + x as usize;
-            if let Some(px) = self.plane.get_mut(idx) {
-                *px = self.value;
-                // In range of the `i32` sizes (checked above).
-                self.wrote(y as i32, x as i32, x as i32);
-            }
-        }
-    }
-
     /// Grow the written box by columns `x1..=x2` of row `y`.
     fn wrote(&mut self, y: i32, x1: i32, x2: i32) {
         self.written = Some(match self.written {
@@ -279,12 +264,28 @@ fn walk_line(canvas: &mut Canvas<'_>, p1: P64, p2: P64) {
     let (plus_delta, minus_delta) = (dx + dx, -(dy + dy));
     let mut err = dx - (dy + dy);
     let (mut x, mut y) = start;
+    // The box of the pixels written, kept here and given to the canvas once.
+    let (mut x_min, mut y_min, mut x_max, mut y_max) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+    let (w, h) = (i64::from(canvas.width), i64::from(canvas.height));
     for _ in 0..=dx {
-        canvas.put(x, y);
+        // Out-of-plane positions are ignored: OpenCV would write out of bounds only if
+        // `clipLine` returned an out-of-range endpoint; here that is a no-op instead.
+        if (0..w).contains(&x) && (0..h).contains(&y) {
+            // In range, so both are non-negative and below the usize sizes.
+            if let Some(px) = canvas.plane.get_mut(y as usize * w as usize + x as usize) {
+                *px = canvas.value;
+                (x_min, y_min, x_max, y_max) = (x_min.min(x), y_min.min(y), x_max.max(x), y_max.max(y));
+            }
+        }
         let plus = err < 0;
         err += minus_delta + if plus { plus_delta } else { 0 };
         x += major.0 + if plus { minor.0 } else { 0 };
         y += major.1 + if plus { minor.1 } else { 0 };
+    }
+    if x_min <= x_max {
+        // In range of the `i32` sizes (checked above).
+        canvas.wrote(y_min as i32, x_min as i32, x_max as i32);
+        canvas.wrote(y_max as i32, x_min as i32, x_max as i32);
     }
 }
 
@@ -350,14 +351,16 @@ fn fill_edge_collection(canvas: &mut Canvas<'_>, mut edges: Vec<PolyEdge>) {
     let y_end = edges.iter().map(|e| e.y1).max().unwrap_or(0).min(canvas.height);
     let mut y = edges[0].y0;
     let mut next = 0;
-    let mut active: Vec<usize> = Vec::new();
+    // The active edges and the next row's, swapped row by row (no allocation a row).
+    let (mut active, mut row): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
     if y < 0 {
         // Rows above the plane draw nothing; jump straight to row 0.
         next = skip_to_row_zero(&mut edges, &mut active);
         y = 0;
     }
     while y < y_end {
-        active = scan_row(canvas, &mut edges, &active, &mut next, y);
+        scan_row(canvas, &mut edges, &active, &mut row, &mut next, y);
+        std::mem::swap(&mut active, &mut row);
         y += 1;
     }
 }
@@ -404,10 +407,17 @@ fn skip_to_row_zero(edges: &mut [PolyEdge], active: &mut Vec<usize>) -> usize {
 /// drops edges ending at `y`, merges in edges starting at `y` (before the
 /// first active edge with x >= theirs), fills the span between each pair,
 /// advances the paired edges and re-sorts. The bubble sort of the original
-/// is stable, so a stable sort yields the identical order. Returns the new
-/// active list.
-fn scan_row(canvas: &mut Canvas<'_>, edges: &mut [PolyEdge], active: &[usize], next: &mut usize, y: i32) -> Vec<usize> {
-    let mut row = Vec::with_capacity(active.len() + 2);
+/// is stable, so a stable sort yields the identical order. The new active
+/// list is left in `row`.
+fn scan_row(
+    canvas: &mut Canvas<'_>,
+    edges: &mut [PolyEdge],
+    active: &[usize],
+    row: &mut Vec<usize>,
+    next: &mut usize,
+    y: i32,
+) {
+    row.clear();
     let mut kept = active.iter().copied().filter(|&i| edges[i].y1 != y).peekable();
     loop {
         let starting = *next < edges.len() && edges[*next].y0 == y;
@@ -430,7 +440,6 @@ fn scan_row(canvas: &mut Canvas<'_>, edges: &mut [PolyEdge], active: &[usize], n
         }
     }
     row.sort_by_key(|&i| edges[i].x);
-    row
 }
 
 /// Fills the pixels between two edge crossings of row `y`: from the ceiling

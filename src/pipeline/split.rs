@@ -401,6 +401,11 @@ impl SplitSink {
     }
 
     async fn commit(&self, shard: OpenShard) -> Result<ShardRecord> {
+        // What the shard's rows and buffers left freed goes back to the system (see
+        // [`crate::memory`]): the heap would otherwise keep what each shard fragmented. On a
+        // thread of its own while the footer, checksum and journal record are written (it
+        // took ~1 ms, after the last of them, at the end of every run).
+        let purge = tokio::task::spawn_blocking(crate::memory::release_freed);
         let info = shard.writer.finish().await?;
         let record = ShardRecord {
             config_sha256: self.ctx.config_sha256.clone(),
@@ -411,9 +416,7 @@ impl SplitSink {
             clipped_points: shard.clipped_points,
         };
         journal::write(&self.ctx.output, &record).await?;
-        // What the shard's rows and buffers left freed goes back to the system (see
-        // [`crate::memory`]): the heap would otherwise keep what each shard fragmented.
-        crate::memory::release_freed();
+        purge.await.map_err(|e| Error::Internal(format!("releasing freed memory: {e}")))?;
         Ok(record)
     }
 

@@ -224,10 +224,10 @@ fn partition_summary(
 
 /// Read every split's inputs before any image is read, so that a malformed annotation file
 /// fails the run at once: the splits' files are parsed side by side (their polygons to a
-/// temporary file each, see [`PolygonStore`]; a mapped file's pages are released column by
-/// column as it is parsed, so memory does not grow with the number of rows), and each
-/// split's image folders are listed as soon as its file is parsed. The first error in split
-/// order is the run's.
+/// temporary file each, see [`annotations::PolygonStore`]; a mapped file's pages are
+/// released column by column as it is parsed, so memory does not grow with the number of
+/// rows), and each split's image folders are listed as soon as its file is parsed. The first
+/// error in split order is the run's.
 async fn load_inputs(input: &Location, plan: &Arc<Plan>) -> Result<Vec<SplitInputs>> {
     let loads = plan.splits.iter().map(|split| load_split(input, plan, split));
     futures::future::join_all(loads).await.into_iter().collect()

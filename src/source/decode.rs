@@ -316,7 +316,7 @@ fn samples_from_bytes(data: &[u8], h: &Header, endian: Endian) -> Result<Samples
 
 /// Decode a raster image (PNG, JPEG, ...) as greyscale: 8- and 16-bit grey are kept as is;
 /// colour is converted to luma (Rec. 709 weights, the `image` crate's conversion). 8-bit grey
-/// PNGs (the public release's) take a faster path with the same pixels ([`super::png`]).
+/// PNGs (the public release's) take a faster path with the same pixels (`source::png`).
 pub fn decode_raster(bytes: &[u8]) -> Result<SourceImage, InputError> {
     use image::DynamicImage;
     if let Some((w, h, pixels)) = super::png::decode_grey8(bytes, MAX_PIXELS) {

@@ -4,7 +4,7 @@
 //! "1":"None",...}`: no spaces, plain keys, short decimals. The typed serde path (`cells`)
 //! reads any JSON, but it scans each point twice (once to find its end, once to read it) and
 //! its numbers through the general `f64` parser; the 3.6 MB synthetic train file took 10.7 ms,
-//! on the one thread that runs before any image is read. [`column`] reads exactly that form,
+//! on the one thread that runs before any image is read. [`column()`] reads exactly that form,
 //! and gives up (`None`) at the first byte of anything else (a space, an escape, an exponent, a
 //! long number, another shape, or text JSON does not allow), so the typed path then reads the
 //! column as before: what it accepts it reads to the same cells, bit for bit (tested against

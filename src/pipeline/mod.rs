@@ -336,18 +336,18 @@ async fn check_existing(output: &Location, plan: &Plan, config_sha256: &str) -> 
 }
 
 /// Files next to the referenced images that no annotation row names (from the listings made
-/// when the inputs were read), folder by folder.
+/// when the inputs were read, which hold only the objects of folders with a referenced
+/// image), folder by folder; files at the input root are not counted.
 fn unreferenced_images(input: &Location, plan: &Plan, splits: &[Arc<SplitInputs>]) -> Vec<String> {
     let mut referenced = BTreeSet::new();
     for (split, inputs) in plan.splits.iter().zip(splits) {
         referenced.extend(inputs.entries.iter().filter_map(|e| image_path(&e.img, &plan.input, split).ok()));
     }
-    let dirs: BTreeSet<&str> = referenced.iter().filter_map(|p| p.rsplit_once('/').map(|(d, _)| d)).collect();
     let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for object in splits.iter().flat_map(|s| &s.listed) {
         let rel = input.relative(object);
         if let Some((dir, _)) = rel.rsplit_once('/') {
-            if dirs.contains(dir) && !referenced.contains(&rel) {
+            if !referenced.contains(&rel) {
                 found.entry(dir.to_string()).or_default().insert(rel);
             }
         }

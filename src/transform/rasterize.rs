@@ -115,11 +115,11 @@ struct Canvas<'a> {
 }
 
 impl Canvas<'_> {
-    /// Grow the written box by columns `x1..=x2` of row `y`.
-    fn wrote(&mut self, y: i32, x1: i32, x2: i32) {
+    /// Grow the written box by the inclusive box `(x0, y0, x1, y1)`.
+    fn wrote(&mut self, (x0, y0, x1, y1): (i32, i32, i32, i32)) {
         self.written = Some(match self.written {
-            None => (x1, y, x2, y),
-            Some((a, b, c, d)) => (a.min(x1), b.min(y), c.max(x2), d.max(y)),
+            None => (x0, y0, x1, y1),
+            Some((a, b, c, d)) => (a.min(x0), b.min(y0), c.max(x1), d.max(y1)),
         });
     }
 
@@ -132,7 +132,7 @@ impl Canvas<'_> {
         let row = y as usize * self.width as usize;
         if let Some(span) = self.plane.get_mut(row + x1 as usize..=row + x2 as usize) {
             span.fill(self.value);
-            self.wrote(y, x1, x2);
+            self.wrote((x1, y, x2, y));
         }
     }
 }
@@ -284,8 +284,7 @@ fn walk_line(canvas: &mut Canvas<'_>, p1: P64, p2: P64) {
     }
     if x_min <= x_max {
         // In range of the `i32` sizes (checked above).
-        canvas.wrote(y_min as i32, x_min as i32, x_max as i32);
-        canvas.wrote(y_max as i32, x_min as i32, x_max as i32);
+        canvas.wrote((x_min as i32, y_min as i32, x_max as i32, y_max as i32));
     }
 }
 

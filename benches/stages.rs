@@ -72,6 +72,8 @@ fn stages(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("decode", |b| b.iter(|| decode_dicom_bytes(black_box(&bytes), &opts).unwrap()));
     g.bench_function("decode_copying", |b| b.iter(|| decode_dicom(black_box(&bytes), &opts).unwrap()));
+    // The display table alone (made once per image, before the resize).
+    g.bench_function("table_only", |b| b.iter(|| window::table(black_box(&src), &plan.image).unwrap()));
     g.bench_function("window", |b| b.iter(|| window::apply(black_box(&src), &plan.image).unwrap()));
     g.bench_function("resize", |b| {
         b.iter(|| resize::resize(black_box(&plane), src.width, src.height, &plan.image).unwrap())

@@ -363,3 +363,71 @@ fn chains_that_are_not_affine_keep_the_lookup() {
     assert!(table(&signed, &p).unwrap().0.affine.is_none(), "signed stored values wrap at the sign bit");
     assert!(table(&signed, &plan(WindowChoice::File, DType::Float32)).unwrap().0.affine.is_none(), "float output");
 }
+
+#[test]
+fn rounding_without_the_library_call_is_rounds() {
+    let mut values = vec![
+        0.0,
+        -0.0,
+        0.5,
+        1.5,
+        2.5,
+        -0.5,
+        -2.5,
+        254.5,
+        255.5,
+        65534.5,
+        0.49999999999999994,
+        -0.49999999999999994,
+        1.0 - f64::EPSILON / 2.0,
+        4_503_599_627_370_495.5,
+        4_503_599_627_370_496.0,
+        9.0e18,
+        -9.0e18,
+        1e300,
+        f64::MIN_POSITIVE,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    // Every quarter and its neighbours one ulp away, over the ranges tables are scaled to.
+    for q in (0..4 * 65536).step_by(7) {
+        let v = q as f64 / 4.0;
+        values.extend([v, f64::from_bits(v.to_bits() + 1), f64::from_bits(v.to_bits().saturating_sub(1)), -v]);
+    }
+    for v in values {
+        assert_eq!(round_half_away(v).to_bits(), v.round().to_bits(), "{v:e}");
+    }
+    assert!(round_half_away(f64::NAN).is_nan());
+}
+
+/// The table made one step at a time over all values is the chain applied value by value: for
+/// signed and unsigned samples, with and without a rescale, each VOI function, inverted or not.
+#[test]
+fn the_table_is_the_chain_at_every_value() {
+    let mut checked = 0;
+    for (i, function) in [VoiFunction::Linear, VoiFunction::LinearExact, VoiFunction::Sigmoid].into_iter().enumerate() {
+        for signed in [false, true] {
+            for rescale in [None, Some((0.5, -1024.0)), Some((3.0, 7.5))] {
+                for (photometric, window) in
+                    [(Photometric::Monochrome2, (300.0, 1500.0)), (Photometric::Monochrome1, (-20.0, 1.0))]
+                {
+                    let mut img = dicom(vec![0; 4], photometric);
+                    (img.signed, img.rescale, img.voi_function, img.windows) =
+                        (signed, rescale, function, vec![window]);
+                    let (table, _) = table(&img, &plan(WindowChoice::File, DType::Uint8)).unwrap();
+                    let Values::U8(t) = &table.values else { panic!("a uint8 table") };
+                    let (c, w) = window;
+                    for raw in 0..=u16::MAX {
+                        let s = f64::from(stored_value(raw, 12, signed));
+                        let m = rescale.map_or(s, |(slope, intercept)| s * slope + intercept);
+                        let v = voi(m, c, w, function);
+                        let v = if photometric == Photometric::Monochrome1 { 1.0 - v } else { v };
+                        assert_eq!(t[usize::from(raw)], (v * 255.0).round() as u8, "case {i}: sample {raw}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 36);
+}

@@ -36,12 +36,23 @@ echo "== reference set-up (venv, dataset) and one warm-up run"
 bash "$SHARED/run_baseline.sh" --n "$N" --workers "$WORKERS" --data "$DATA" --out "$OUT/py-out" | tail -3
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
 BIN="$ROOT/target/release/cxrshard"
-cat "$DATA"/data/*/img/*.dcm > /dev/null   # warm page cache for both
+# Warm page cache for both, from one defined state: the dataset's pages dropped, then read back
+# with plain reads. How the pages came into the cache changes the read floor: pages read ahead on
+# request (madvise/fadvise WILLNEED, as a cold cxrshard run asks for them) are cached 4 KiB at a
+# time, pages read by plain reads in large folios where the kernel and filesystem support them
+# (ext4 on Linux 6.18 here), and reading the first kind back cost ~40% more kernel time a byte
+# (floor read+decode 0.14 vs 0.10 s, 200 images, same hour). Without this step the figures
+# depend on whatever last read the files.
+for f in "$DATA"/data/*/img/*.dcm; do dd if="$f" iflag=nocache count=0 status=none; done
+cat "$DATA"/data/*/img/*.dcm > /dev/null
 
-measure() {  # name, command... → "seconds maxrss_kb"
-  local log; log="$(mktemp)"
-  /usr/bin/time -f "%e %M" -o "$log" "${@:2}" > /dev/null 2>&1
-  cat "$log"; rm -f "$log"
+measure() {  # name, command... → "seconds maxrss_kb" (wall to the millisecond: `time`'s own %e
+  # has 10 ms steps, 3% of a cxrshard run)
+  local log start end; log="$(mktemp)"
+  start=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$log" "${@:2}" > /dev/null 2>&1
+  end=$(date +%s%N)
+  echo "$(python3 -c "print(f'{($end - $start) / 1e9:.3f}')") $(tail -1 "$log")"; rm -f "$log"
 }
 
 # Each tool's runs back to back, cxrshard after an untimed warm-up run: right after the 5 GB
@@ -103,9 +114,9 @@ print(f"  python reference  {res['python_images_per_s']:7.2f} images/s   peak RS
 print(f"  cxrshard          {res['cxrshard_images_per_s']:7.2f} images/s   peak RSS {res['cxrshard_peak_rss_mb']:7.0f} MB")
 print(f"  ratio             {res['ratio']:7.1f}x")
 print(f"\nfloor vs cxrshard, medians of {len(rounds)} alternated rounds:")
-print(f"  floor             {n / floors['floor_s']:7.2f} images/s   (read+decode {floors['read_decode_s']:.2f} s + encode {floors['encode_s']:.2f} s)")
-print(f"  cxrshard          {n / floors['cxrshard_s']:7.2f} images/s   ({floors['cxrshard_s']:.2f} s)")
+print(f"  floor             {n / floors['floor_s']:7.2f} images/s   (read+decode {floors['read_decode_s']:.3f} s + encode {floors['encode_s']:.3f} s)")
+print(f"  cxrshard          {n / floors['cxrshard_s']:7.2f} images/s   ({floors['cxrshard_s']:.3f} s)")
 print(f"  cxrshard / floor  {res['cxrshard_over_floor']:7.2f}x")
 print(f"  floor, masks encoded from their runs as cxrshard does: {n / floors['floor_runs_s']:.2f} images/s "
-      f"(encode {floors['encode_runs_s']:.2f} s); cxrshard / that floor {res['cxrshard_over_floor_runs']:.2f}x")
+      f"(encode {floors['encode_runs_s']:.3f} s); cxrshard / that floor {res['cxrshard_over_floor_runs']:.2f}x")
 PYEOF

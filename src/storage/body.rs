@@ -224,7 +224,8 @@ fn map_file(file: std::fs::File, path: &std::path::Path, range: Range<u64>) -> o
 /// Not `MADV_WILLNEED` (or `POSIX_FADV_WILLNEED`, `readahead(2)`): those read ahead in the
 /// background but into 4 KiB folios, and every later read of those pages pays per-page
 /// bookkeeping. Measured on 200 images (2 workers, this VM): a run from a cold page cache
-/// 1.5 → 1.0 s, and the warm runs after it 0.38 → 0.31 s, task-clock 738 → 593 ms.
+/// 1.66 → 0.97 s (medians of 4 alternated runs), and the warm runs after it 0.38 → 0.31 s,
+/// task-clock 738 → 593 ms.
 #[cfg(target_os = "linux")]
 fn read_into_cache(file: &std::fs::File, range: Range<u64>) -> bool {
     use std::os::fd::AsRawFd;

@@ -365,7 +365,7 @@ fn chains_that_are_not_affine_keep_the_lookup() {
 }
 
 #[test]
-fn rounding_without_the_library_call_is_rounds() {
+fn rounding_without_the_library_call_equals_round() {
     let mut values = vec![
         0.0,
         -0.0,

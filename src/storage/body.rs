@@ -388,6 +388,30 @@ mod tests {
         assert_eq!(std::fs::read(files.dir.path().join("f.bin")).unwrap(), pattern(5 << 20, 7));
     }
 
+    /// A mapped input whose pages were dropped from the page cache reads as written, and is
+    /// cached whole by the time the read returns (the map reads it in first). Skipped where
+    /// pages cannot be dropped (tmpfs).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn an_uncached_mapped_input_is_cached_when_it_is_read() {
+        use std::os::fd::AsRawFd;
+        let content = pattern(3 << 20, 11);
+        let files = Files::new(&[("cold.bin", &content)]);
+        let file = std::fs::File::open(files.dir.path().join("cold.bin")).unwrap();
+        file.sync_all().unwrap();
+        // SAFETY: a valid descriptor; only a hint.
+        assert_eq!(unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) }, 0);
+        // SAFETY: a read-only map of a file no one changes during the test.
+        let probe = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        if cached_pages(&probe).contains(&true) {
+            return; // the pages could not be dropped: nothing to check here
+        }
+        let input = files.read("cold.bin", None, true).await;
+        assert!(input.is_mapped());
+        assert!(cached_pages(&probe).iter().all(|&c| c), "cached before the bytes are touched");
+        assert_eq!(input.bytes().as_ref(), content.as_slice());
+    }
+
     #[tokio::test]
     async fn a_local_file_reads_whole_and_equal_to_object_stores_own_read() {
         let content = pattern(200_000, 7);

@@ -357,28 +357,30 @@ mod tests {
         vec.iter().map(|&v| v & 1 == 1).collect()
     }
 
+    /// `name` opened and mapped after its pages were dropped from the page cache; `None` if
+    /// some stayed (tmpfs, where the page cache is the storage).
+    #[cfg(target_os = "linux")]
+    fn dropped(files: &Files, name: &str) -> Option<(std::fs::File, memmap2::Mmap)> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(files.dir.path().join(name)).unwrap();
+        file.sync_all().unwrap();
+        // SAFETY: a valid descriptor; only a hint.
+        assert_eq!(unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) }, 0);
+        // SAFETY: a read-only map of a file no one changes during the test.
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        (!cached_pages(&map).contains(&true)).then_some((file, map))
+    }
+
     /// A file whose pages were dropped from the page cache is back in it, every page, once
     /// [`super::read_into_cache`] returns; and so is a range of another one (with whatever the
     /// kernel read ahead). Skipped where pages cannot be dropped (tmpfs).
     #[cfg(target_os = "linux")]
     #[test]
     fn reading_into_the_cache_caches_every_page_of_the_range() {
-        use std::os::fd::AsRawFd;
         let files = Files::new(&[("f.bin", &pattern(5 << 20, 7)), ("g.bin", &pattern(4 << 20, 3))]);
-        let open = |name: &str| {
-            let file = std::fs::File::open(files.dir.path().join(name)).unwrap();
-            file.sync_all().unwrap();
-            // SAFETY: a valid descriptor; only a hint.
-            assert_eq!(unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) }, 0);
-            // SAFETY: a read-only map of a file no one changes during the test.
-            let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
-            (file, map)
-        };
-        let (f, f_map) = open("f.bin");
-        let (g, g_map) = open("g.bin");
-        if cached_pages(&f_map).contains(&true) || cached_pages(&g_map).contains(&true) {
+        let (Some((f, f_map)), Some((g, g_map))) = (dropped(&files, "f.bin"), dropped(&files, "g.bin")) else {
             return; // the pages could not be dropped: nothing to check here
-        }
+        };
         assert!(super::read_into_cache(&f, 0..5 << 20));
         assert!(cached_pages(&f_map).iter().all(|&c| c), "every page of the file");
         assert!(super::read_into_cache(&g, 1 << 20..2 << 20));
@@ -394,18 +396,11 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn an_uncached_mapped_input_is_cached_when_it_is_read() {
-        use std::os::fd::AsRawFd;
         let content = pattern(3 << 20, 11);
         let files = Files::new(&[("cold.bin", &content)]);
-        let file = std::fs::File::open(files.dir.path().join("cold.bin")).unwrap();
-        file.sync_all().unwrap();
-        // SAFETY: a valid descriptor; only a hint.
-        assert_eq!(unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) }, 0);
-        // SAFETY: a read-only map of a file no one changes during the test.
-        let probe = unsafe { memmap2::Mmap::map(&file) }.unwrap();
-        if cached_pages(&probe).contains(&true) {
+        let Some((_file, probe)) = dropped(&files, "cold.bin") else {
             return; // the pages could not be dropped: nothing to check here
-        }
+        };
         let input = files.read("cold.bin", None, true).await;
         assert!(input.is_mapped());
         assert!(cached_pages(&probe).iter().all(|&c| c), "cached before the bytes are touched");

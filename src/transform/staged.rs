@@ -65,11 +65,13 @@ impl<'a, S: bytemuck::Pod> Staged<'a, S> {
         self.error.map_or(Ok(()), Err)
     }
 
-    /// Read the band that starts at row `first` and holds at least `n` rows.
+    /// Read the band that starts at row `first` and holds at least `n` rows: a whole number of
+    /// `n`-row requests, so that requests for the next rows in steps of `n` (as the resize
+    /// makes them) end where the band does and no row is read twice.
     fn read_band(&mut self, first: usize, n: usize) {
         let total = self.samples.len() / self.sw;
         let per_band = BAND_BYTES / (self.sw * std::mem::size_of::<S>()).max(1);
-        let rows = per_band.max(n).min(total.saturating_sub(first));
+        let rows = (per_band / n.max(1)).max(1).saturating_mul(n).min(total.saturating_sub(first));
         self.band.resize(rows * self.sw, S::zeroed());
         self.first = first;
         if self.error.is_none() {
@@ -206,11 +208,18 @@ pub(crate) mod tests {
         assert!(staged.finish().is_ok());
         let per_band = BAND_BYTES / (sw * 2);
         assert_eq!(per_band, 43);
-        // Bands start where a request first left the band before (row 40, then row 80).
+        // A band holds whole requests (40 rows, five of 8), so each starts where the last
+        // ended and no row is read twice (43-row bands read rows 40..43 and 80..83 again).
         assert_eq!(
             *reader.reads.borrow(),
-            vec![(0, 43 * sw * 2), (40 * sw * 2, 43 * sw * 2), (80 * sw * 2, 20 * sw * 2)]
+            vec![(0, 40 * sw * 2), (40 * sw * 2, 40 * sw * 2), (80 * sw * 2, 20 * sw * 2)]
         );
+        // Requests that do not follow each other still get their rows.
+        let mut staged = Staged::new(&samples, sw, &reader).expect("rows");
+        for (first, n) in [(0, 9), (7, 9), (30, 41), (69, 1), (70, 30), (99, 1)] {
+            assert_eq!(staged.rows(first, n), &samples[first * sw..(first + n) * sw], "rows {first}..+{n}");
+        }
+        assert!(staged.finish().is_ok());
     }
 
     /// A failed read is returned at the end; its rows and every later row read as zeros.

@@ -69,30 +69,58 @@ pub struct AppliedWindow {
 
 /// The VOI function of PS3.3 C.11.2.1.2 / C.11.2.1.3 with y range 0..=1.
 pub fn voi(x: f64, center: f64, width: f64, f: VoiFunction) -> f64 {
-    match f {
-        VoiFunction::Linear => {
-            let (c, w) = (center - 0.5, width - 1.0);
-            if w <= 0.0 {
-                // width 1: a threshold at c (the formula's limit)
-                return if x <= c { 0.0 } else { 1.0 };
-            }
-            ramp(x, c, w)
-        }
-        // A LUT's recorded centre/width span its input range: linear over it.
-        VoiFunction::LinearExact | VoiFunction::Lut => ramp(x, center, width),
-        VoiFunction::Sigmoid => 1.0 / (1.0 + (-4.0 * (x - center) / width).exp()),
-    }
+    Voi::new(center, width, f).at(x)
 }
 
 /// [`voi`] of every value in place, the function's case chosen once.
 fn voi_all(values: &mut [f64], center: f64, width: f64, f: VoiFunction) {
-    match f {
-        VoiFunction::Linear if width - 1.0 > 0.0 => {
-            let (c, w) = (center - 0.5, width - 1.0);
-            values.iter_mut().for_each(|x| *x = ramp(*x, c, w));
+    match Voi::new(center, width, f) {
+        // The common case in a loop of its own, with no other case to branch to.
+        Voi::Ramp(c, w) => values.iter_mut().for_each(|x| *x = ramp(*x, c, w)),
+        other => values.iter_mut().for_each(|x| *x = other.at(*x)),
+    }
+}
+
+/// A VOI function's case for one centre and width, with the parameters PS3.3 derives from them.
+#[derive(Clone, Copy)]
+enum Voi {
+    /// [`ramp`] over `(c, w)`: LINEAR (with its shifted centre and width), LINEAR_EXACT, and
+    /// a LUT's recorded centre/width, which span its input range.
+    Ramp(f64, f64),
+    /// LINEAR of width 1: a threshold at `c` (the formula's limit).
+    Threshold(f64),
+    /// SIGMOID with its centre and width.
+    Sigmoid(f64, f64),
+}
+
+impl Voi {
+    fn new(center: f64, width: f64, f: VoiFunction) -> Voi {
+        match f {
+            VoiFunction::Linear => {
+                let (c, w) = (center - 0.5, width - 1.0);
+                if w <= 0.0 {
+                    Voi::Threshold(c)
+                } else {
+                    Voi::Ramp(c, w)
+                }
+            }
+            VoiFunction::LinearExact | VoiFunction::Lut => Voi::Ramp(center, width),
+            VoiFunction::Sigmoid => Voi::Sigmoid(center, width),
         }
-        VoiFunction::LinearExact | VoiFunction::Lut => values.iter_mut().for_each(|x| *x = ramp(*x, center, width)),
-        _ => values.iter_mut().for_each(|x| *x = voi(*x, center, width, f)),
+    }
+
+    fn at(self, x: f64) -> f64 {
+        match self {
+            Voi::Ramp(c, w) => ramp(x, c, w),
+            Voi::Threshold(c) => {
+                if x <= c {
+                    0.0
+                } else {
+                    1.0
+                }
+            }
+            Voi::Sigmoid(c, w) => 1.0 / (1.0 + (-4.0 * (x - c) / w).exp()),
+        }
     }
 }
 

@@ -151,13 +151,8 @@ impl Affine {
         }
         let last = (table.len() - 1) as u16;
         match self.form {
-            Form::Clamped(lo, hi) => {
-                let (a, b) = (self.a as f32, self.b as f32);
-                check(table, lo, hi, |v| crate::transform::area::round_half_even(f32::from(v) * a + b))
-            }
-            Form::WideClamped(lo, hi) => {
-                check(table, lo, hi, |v| round_half_even_f64(f64::from(v) * self.a + self.b) as f32)
-            }
+            Form::Clamped(lo, hi) => check(table, lo, hi, |v| self.line_f32(v)),
+            Form::WideClamped(lo, hi) => check(table, lo, hi, |v| self.line_f64(v)),
             Form::Narrow | Form::Wide => check(table, 0, last, |v| self.value(v)),
         }
     }
@@ -187,18 +182,28 @@ impl Affine {
                 let x = f64::from(s) * self.a + self.b;
                 round_half_even_f64(x.max(0.0).min(self.max)) as f32
             }
-            Form::Clamped(lo, hi) => {
-                // Between the ends the line stays within -0.5..=max + 0.5 (else the fit fails);
-                // a value just below 0 rounds to -0.0, which equals 0 and sums as 0 in the filter.
-                let x = f32::from(s.clamp(lo, hi)) * self.a as f32 + self.b as f32;
-                crate::transform::area::round_half_even(x)
-            }
-            Form::WideClamped(lo, hi) => round_half_even_f64(f64::from(s.clamp(lo, hi)) * self.a + self.b) as f32,
+            // Between the ends the line stays within -0.5..=max + 0.5 (else the fit fails); a
+            // value just below 0 rounds to -0.0, which equals 0 and sums as 0 in the filter.
+            Form::Clamped(lo, hi) => self.line_f32(s.clamp(lo, hi)),
+            Form::WideClamped(lo, hi) => self.line_f64(s.clamp(lo, hi)),
             Form::Narrow => {
                 let x = f32::from(s) * self.a as f32 + self.b as f32;
                 crate::transform::area::round_half_even(x.max(0.0).min(self.max as f32))
             }
         }
+    }
+
+    /// [`Form::Clamped`]'s line at a stored value between its ends, in `f32`, rounded (what
+    /// [`Affine::value`] gives there, and what the fit checks).
+    #[inline(always)]
+    fn line_f32(&self, v: u16) -> f32 {
+        crate::transform::area::round_half_even(f32::from(v) * self.a as f32 + self.b as f32)
+    }
+
+    /// [`Form::WideClamped`]'s line at a stored value between its ends, in `f64`, rounded.
+    #[inline(always)]
+    fn line_f64(&self, v: u16) -> f32 {
+        round_half_even_f64(f64::from(v) * self.a + self.b) as f32
     }
 
     /// Write the values of up to [`LANES`] rows of `sw` samples (`src`, row after row) into

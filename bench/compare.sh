@@ -8,7 +8,7 @@
 # which is not part of this repository. Prints images/s for both, the ratio and peak RSS, and
 # writes the raw figures to target/bench/compare.json. Then the floor (examples/floors.rs: reading and
 # decoding the inputs, compressing the output bytes) in rounds alternated with cxrshard runs, and
-# cxrshard's ratio to it.
+# cxrshard's ratio to it, and the run's main stages timed alone (the image work, then the encode).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="$ROOT/../shared/bench"
@@ -98,7 +98,8 @@ n, workers, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 rows = [list(map(float, l.split())) for l in open(sys.argv[4]) if l.strip()]
 rounds = [json.loads(l) for l in open(sys.argv[5]) if l.strip()]
 med = lambda key: statistics.median(r["floors"][key] for r in rounds)
-floors = {k: med(k) for k in ("read_s", "read_decode_s", "encode_s", "floor_s", "encode_runs_s", "floor_runs_s")}
+floors = {k: med(k) for k in ("read_s", "read_decode_s", "encode_s", "floor_s", "encode_runs_s", "floor_runs_s",
+                             "read_image_s", "stages_s")}
 floors["rounds"] = len(rounds)
 floors["cxrshard_s"] = statistics.median(r["cxrshard_s"] for r in rounds)
 py_s = statistics.median(r[0] for r in rows); rs_s = statistics.median(r[2] for r in rows)
@@ -107,7 +108,9 @@ res = {"images": n, "workers": workers, "runs": len(rows),
        "python_images_per_s": n / py_s, "cxrshard_images_per_s": n / rs_s, "ratio": py_s / rs_s,
        "python_peak_rss_mb": max(r[1] for r in rows) / 1024, "cxrshard_peak_rss_mb": max(r[3] for r in rows) / 1024,
        "floors": floors, "cxrshard_over_floor": floors["cxrshard_s"] / floors["floor_s"],
-       "cxrshard_over_floor_runs": floors["cxrshard_s"] / floors["floor_runs_s"]}
+       "cxrshard_over_floor_runs": floors["cxrshard_s"] / floors["floor_runs_s"],
+       "stages_over_floor_runs": floors["stages_s"] / floors["floor_runs_s"],
+       "cxrshard_over_stages": floors["cxrshard_s"] / floors["stages_s"]}
 json.dump(res, open(out, "w"), indent=2)
 print(f"\n{n} images, {workers} workers, median of {len(rows)} runs (wall time incl. start-up):")
 print(f"  python reference  {res['python_images_per_s']:7.2f} images/s   peak RSS {res['python_peak_rss_mb']:7.0f} MB")
@@ -119,4 +122,7 @@ print(f"  cxrshard          {n / floors['cxrshard_s']:7.2f} images/s   ({floors[
 print(f"  cxrshard / floor  {res['cxrshard_over_floor']:7.2f}x")
 print(f"  floor, masks encoded from their runs as cxrshard does: {n / floors['floor_runs_s']:.2f} images/s "
       f"(encode {floors['encode_runs_s']:.3f} s); cxrshard / that floor {res['cxrshard_over_floor_runs']:.2f}x")
+print(f"  the run's main stages one after another, nothing else: read + decode + display + resize "
+      f"{floors['read_image_s']:.3f} s, then that encode: {floors['stages_s']:.3f} s = "
+      f"{res['stages_over_floor_runs']:.2f}x that floor; cxrshard / the stages {res['cxrshard_over_stages']:.2f}x")
 PYEOF

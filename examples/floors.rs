@@ -15,12 +15,21 @@
 //! way (`encode_runs_s`: the image by libzstd, the mask from its runs, given each label's box,
 //! found here beforehand) and a second floor reported with it (`floor_runs_s`): that one counts
 //! the same work as the run does.
+//!
+//! Last, the image work the run adds between the two, alone: read + decode + the display chain
+//! and the resize to the output size, as a run does them (each file opened as `run` opens it,
+//! its samples read in bands while they are resized, `transform::process`), without the masks
+//! and with nothing written: `read_image_s`. With the encode from runs after it (`stages_s`),
+//! it is the time of the run's main stages done one after another and nothing else: how near
+//! the floor a run can come before its masks, Parquet and the pipeline itself are counted.
 
 use arrow::array::{Array, FixedSizeBinaryArray};
 use cxrshard::config::{self, Overrides};
 use cxrshard::sink::runs;
 use cxrshard::source::decode::{decode_dicom_bytes, DecodeOptions};
-use cxrshard::transform::{mask_content, rasterize::nonzero_bbox};
+use cxrshard::source::Decoder;
+use cxrshard::storage::Location;
+use cxrshard::transform::{mask_content, process, rasterize::nonzero_bbox};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -47,15 +56,35 @@ fn main() {
             zstd1(&r.image) + runs::compress(&r.mask, &r.content, 1).map_or_else(|| zstd1(&r.mask), |f| f.len())
         })
     });
-    let (floor, floor_runs) = (decode + encode, decode + encode_runs);
+    let image = image_work(&data, &files, threads, &plan);
+    let (floor, floor_runs, stages) = (decode + encode, decode + encode_runs, image + encode_runs);
     let json = format!(
         "{{\"images\": {}, \"threads\": {threads}, \"read_s\": {read:.3}, \"read_decode_s\": {decode:.3}, \
          \"encode_s\": {encode:.3}, \"floor_s\": {floor:.3}, \"floor_images_per_s\": {:.1}, \
-         \"encode_runs_s\": {encode_runs:.3}, \"floor_runs_s\": {floor_runs:.3}}}",
+         \"encode_runs_s\": {encode_runs:.3}, \"floor_runs_s\": {floor_runs:.3}, \"read_image_s\": {image:.3}, \
+         \"stages_s\": {stages:.3}}}",
         files.len(),
         files.len() as f64 / floor
     );
     println!("{json}");
+}
+
+/// The median time of reading, decoding, windowing and resizing every file as a run does:
+/// opened through the same storage path (mapped, its samples read in bands by the resize).
+fn image_work(data: &Path, files: &[PathBuf], threads: usize, plan: &config::Plan) -> f64 {
+    let root = data.to_str().expect("a UTF-8 dataset path");
+    let input = Location::open(root, &plan.input.s3, false).expect("dataset folder").mapping_files(plan.run.mmap);
+    let rels: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(data).expect("under the dataset").to_str().expect("UTF-8 path").to_owned())
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    median(|| {
+        parallel(&rels, threads, |rel| {
+            let file = runtime.block_on(input.get_input(rel)).expect("read");
+            process(file, Decoder::Dicom, &[], plan).expect("image work").image.len()
+        })
+    })
 }
 
 /// Every `.dcm` under `data/` (the layout's image folders).

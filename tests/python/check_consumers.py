@@ -24,14 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 from torch_dataset import RibShards  # noqa: E402
 
-FAILURES = []
-
-
-def check(cond, msg):
-    if not cond:
-        FAILURES.append(msg)
-        print("FAIL:", msg)
-    return cond
+from checks import check, finish  # noqa: E402
 
 
 def manifest(out):
@@ -129,8 +122,7 @@ def main():
     for name, (img, mask) in results[False].items():
         img2, mask2 = results[True][name]
         check(np.array_equal(img, img2) and np.array_equal(mask, mask2), f"{name}: binary and nested layouts differ")
-    print(f"consumer checks: {len(FAILURES)} failure(s)")
-    sys.exit(1 if FAILURES else 0)
+    finish("consumer checks")
 
 
 if __name__ == "__main__":

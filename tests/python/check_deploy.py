@@ -2,18 +2,12 @@
 """Check the deployment files parse and carry what an Indexed Job of cxrshard workers needs."""
 import glob
 import os
-import sys
 
 import yaml
 
+from checks import check, finish
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
 
 
 def load(rel):
@@ -45,5 +39,4 @@ mc = m["spec"]["template"]["spec"]["containers"][0]
 check(mc["args"][0] == "merge" and mc["args"][1] == args[args.index("--output") + 1], "merge: same output as the workers")
 s = load("deploy/kubernetes/secret.example.yaml")
 check(s["kind"] == "Secret" and set(s["stringData"]) >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, "secret keys")
-print(f"deploy files: {len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish("deploy files")

@@ -25,6 +25,8 @@ import numpy as np
 import pydicom
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
+from checks import FAILURES, fail
+
 LOSSLESS = {
     "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
     "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
@@ -36,12 +38,6 @@ JPEG_LOSSY = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
 GDCM_REFERENCE = {"JPEG-lossy.dcm"}
 # Largest stored-value difference accepted between two decoders of the same lossy stream.
 LOSSY_RAW_TOL = 2
-FAILURES = []
-
-
-def fail(msg):
-    FAILURES.append(msg)
-    print("  FAIL", msg)
 
 
 def cxrshard(binary, path, out, *extra):

@@ -18,21 +18,13 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-FAILURES = []
-
-
-def check(cond, msg):
-    if not cond:
-        FAILURES.append(msg)
-        print("FAIL:", msg)
-    return cond
+from checks import check, finish
 
 
 def sha256(path):
@@ -178,8 +170,7 @@ def main():
         check(row == split["rows"], f"{split['name']}: read {row} rows, manifest says {split['rows']}")
         total += row
         print(f"{split['name']}: {row} rows in {len(split['shards'])} {fmt} shard(s) read back with pyarrow")
-    print(f"{total} rows checked; {len(FAILURES)} failure(s)")
-    sys.exit(1 if FAILURES else 0)
+    finish(f"{total} rows checked")
 
 
 if __name__ == "__main__":

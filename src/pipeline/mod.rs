@@ -89,7 +89,7 @@ pub async fn run(plan: Plan, opts: RunOptions) -> Result<RunOutcome> {
     // Parsing's per-row tables are dropped: their memory grew with the dataset, so it goes
     // back to the system rather than staying resident for the whole run; on a thread of its
     // own while the first images are read (it took ~1.2 ms).
-    let purge = tokio::task::spawn_blocking(crate::memory::release_freed);
+    let purge = release_freed_meanwhile();
     if let Some(existing) = existing? {
         let report = Progress::default().report(plan.run.workers, plan.run.in_flight, plan.run.read_concurrency);
         return Ok(RunOutcome {
@@ -294,6 +294,13 @@ async fn run_splits(ctx: &Ctx, inputs: &[Arc<SplitInputs>], opts: RunOptions) ->
         out.push(result?.ok_or_else(|| Error::Internal("a split was skipped, yet none failed".into()))?);
     }
     Ok(out)
+}
+
+/// Give freed memory back to the system ([`crate::memory::release_freed`]) on a blocking
+/// thread, started now; the caller goes on and awaits the result where it must be done.
+fn release_freed_meanwhile() -> impl std::future::Future<Output = Result<()>> + Send {
+    let task = tokio::task::spawn_blocking(crate::memory::release_freed);
+    async move { task.await.map_err(|e| Error::Internal(format!("releasing freed memory: {e}"))) }
 }
 
 fn spawn_ticker(progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {

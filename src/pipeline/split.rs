@@ -405,7 +405,7 @@ impl SplitSink {
         // [`crate::memory`]): the heap would otherwise keep what each shard fragmented. On a
         // thread of its own while the footer, checksum and journal record are written (it
         // took ~1 ms, after the last of them, at the end of every run).
-        let purge = tokio::task::spawn_blocking(crate::memory::release_freed);
+        let purge = super::release_freed_meanwhile();
         let info = shard.writer.finish().await?;
         let record = ShardRecord {
             config_sha256: self.ctx.config_sha256.clone(),
@@ -416,7 +416,7 @@ impl SplitSink {
             clipped_points: shard.clipped_points,
         };
         journal::write(&self.ctx.output, &record).await?;
-        purge.await.map_err(|e| Error::Internal(format!("releasing freed memory: {e}")))?;
+        purge.await?;
         Ok(record)
     }
 

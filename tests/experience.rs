@@ -175,6 +175,37 @@ fn validate_reports_every_input_problem_with_its_location() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `image`?"), "{o:?}");
 }
 
+/// The README's first command: `demo` makes its dataset once, runs the embedded pipeline on it
+/// and leaves a complete, readable dataset; run again, it reuses the data and writes the same bytes.
+#[test]
+fn demo_generates_once_and_writes_a_complete_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("demo");
+    let demo = || {
+        let mut cmd = bin();
+        cmd.args(["demo", "--n", "5", "--workdir"]).arg(&work);
+        String::from_utf8(run_expect(&mut cmd, 0).stdout).unwrap()
+    };
+    let first = demo();
+    assert!(first.contains("generating a synthetic dataset of 5 DICOM chest X-rays"), "{first}");
+    assert!(first.contains("5 images in") && first.contains("look at it: cxrshard inspect"), "{first}");
+    let out = work.join("out");
+    let m = read_json(&out.join("manifest.json"));
+    let splits = m["splits"].as_array().unwrap();
+    let rows: u64 = splits.iter().map(|s| s["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 5, "every generated image is a row: {m}");
+    assert!(splits.iter().all(|s| s["rejects"].as_array().is_some_and(|r| r.is_empty())), "{m}");
+    for shard in splits.iter().flat_map(|s| s["shards"].as_array().unwrap()) {
+        let file = std::fs::File::open(out.join(shard["path"].as_str().unwrap())).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        assert_eq!(reader.metadata().file_metadata().num_rows() as u64, shard["rows"].as_u64().unwrap());
+    }
+    let manifest = sha256(&out.join("manifest.json"));
+    let again = demo();
+    assert!(again.contains("using the synthetic dataset in") && !again.contains("generating"), "{again}");
+    assert_eq!(sha256(&out.join("manifest.json")), manifest, "same data, same pipeline: same manifest");
+}
+
 #[test]
 fn every_subcommand_help_has_an_example() {
     for cmd in ["synth", "run", "validate", "inspect", "preview", "demo"] {

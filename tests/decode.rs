@@ -282,3 +282,45 @@ fn samples_read_in_place_equal_the_copied_samples() {
     assert!(!words.is_shared(), "unaligned samples are copied");
     assert_eq!(copy, copied);
 }
+
+/// An RLE Lossless frame whose header is cut short or counts more than 15 segments is a reject
+/// naming the header. `dicom-pixeldata` would allocate an offset per counted segment, up to
+/// 16 GiB for four bytes of garbage (found by the `dicom_header` fuzz target), which aborts the
+/// process where the allocation fails.
+#[test]
+fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
+    use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+    const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+    let spec = Spec { pixels: None, ..Spec::gradient(16, 16) };
+    let mut counted = vec![0u8; 64];
+    counted[..4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let mut none = vec![0u8; 64];
+    none[..4].copy_from_slice(&0u32.to_le_bytes());
+    let cases = [
+        (counted, "frame 0's header says 4294967280 segments, expected 1 to 15"),
+        (none, "frame 0's header says 0 segments, expected 1 to 15"),
+        (vec![1, 0, 0, 0, 64, 0, 0, 0], "frame 0 is 8 bytes, shorter than the 64-byte RLE header"),
+    ];
+    for (fragment, expected) in cases {
+        let file = encode_encapsulated(&spec, RLE_LOSSLESS, fragment);
+        let err = decode_dicom(&file, &DecodeOptions::default()).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+    // A well-formed header still reaches the codec: 16-bit samples are two segments, high bytes
+    // then low bytes, each 256 bytes as two PackBits literal runs of 128.
+    let values: Vec<u16> = (0..256u16).map(|i| (i * 37) % 4096).collect();
+    let segment = |byte: fn(u16) -> u8| -> Vec<u8> {
+        values.chunks(128).flat_map(|run| std::iter::once(127).chain(run.iter().map(|&v| byte(v)))).collect()
+    };
+    let (high, low) = (segment(|v| (v >> 8) as u8), segment(|v| v as u8));
+    let mut fragment = vec![0u8; 64];
+    fragment[..4].copy_from_slice(&2u32.to_le_bytes());
+    fragment[4..8].copy_from_slice(&64u32.to_le_bytes());
+    fragment[8..12].copy_from_slice(&(64 + high.len() as u32).to_le_bytes());
+    fragment.extend(high);
+    fragment.extend(low);
+    let file = encode_encapsulated(&spec, RLE_LOSSLESS, fragment);
+    let image = decode_dicom(&file, &DecodeOptions::default()).unwrap();
+    let cxrshard::source::image::Samples::U16(words) = &image.samples else { panic!("16-bit samples") };
+    assert_eq!(&words[..], &values[..]);
+}

@@ -186,7 +186,35 @@ fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
         };
         return super::jpeg::decode(fragments, offsets, header);
     }
+    if header.transfer_syntax == RLE_LOSSLESS {
+        if let Some(fragment) = pixels.fragments().and_then(|f| f.first()) {
+            check_rle_header(fragment)?;
+        }
+    }
     decode_with_pixeldata(&obj, header)
+}
+
+/// Bytes of an RLE frame's header: the number of segments, then 15 segment offsets
+/// (PS3.5 G.5), all `u32` little-endian.
+const RLE_HEADER_BYTES: usize = 64;
+
+/// An RLE Lossless frame's header must hold 1 to 15 segments. `dicom-pixeldata` reads the
+/// count unchecked and allocates that many offsets: four bytes of garbage would make it ask
+/// for up to 16 GiB, which aborts the process where the allocation fails (no panic to catch).
+fn check_rle_header(fragment: &[u8]) -> Result<(), InputError> {
+    let Some(count) = fragment.get(..4).filter(|_| fragment.len() >= RLE_HEADER_BYTES) else {
+        return Err(reject(format!(
+            "RLE Lossless: frame 0 is {} bytes, shorter than the 64-byte RLE header (PS3.5 G.5)",
+            fragment.len()
+        )));
+    };
+    let segments = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
+    if !(1..=15).contains(&segments) {
+        return Err(reject(format!(
+            "RLE Lossless: frame 0's header says {segments} segments, expected 1 to 15 (PS3.5 G.5)"
+        )));
+    }
+    Ok(())
 }
 
 /// Frame 0 through `dicom-pixeldata`'s frame decoder.

@@ -18,6 +18,7 @@ fn plan() -> &'static config::Plan {
 
 fuzz_target!(|data: &[u8]| {
     let polygons = vec![Some(vec![[0.0, 0.0], [5.0, 1.0], [3.0, 7.0]]); 20];
-    let _ = process(data, Decoder::Dicom, &polygons, plan());
-    let _ = process(data, Decoder::Raster, &polygons, plan());
+    let bytes = bytes::Bytes::copy_from_slice(data);
+    let _ = process(bytes.clone(), Decoder::Dicom, &polygons, plan());
+    let _ = process(bytes, Decoder::Raster, &polygons, plan());
 });

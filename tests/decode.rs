@@ -324,3 +324,70 @@ fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
     let cxrshard::source::image::Samples::U16(words) = &image.samples else { panic!("16-bit samples") };
     assert_eq!(&words[..], &values[..]);
 }
+
+/// A Deflated Explicit VR Little Endian file whose data set inflates to far more than its header
+/// declares (a 16 x 16 image with 256 MiB of Pixel Data, a ~250 KB file) is a reject naming the
+/// sizes, before the parser inflates it into memory.
+#[test]
+fn deflated_data_set_larger_than_its_header_declares_is_a_reject() {
+    use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+    use std::io::Write;
+    fn element(tag: (u16, u16), vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut e = [tag.0.to_le_bytes(), tag.1.to_le_bytes()].concat();
+        e.extend_from_slice(vr);
+        if matches!(vr, b"OB" | b"OW") {
+            e.extend_from_slice(&[0, 0]);
+            e.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            e.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        e.extend_from_slice(value);
+        e
+    }
+    let ui = |s: &str| {
+        let mut b = s.as_bytes().to_vec();
+        b.resize(b.len().next_multiple_of(2), 0);
+        b
+    };
+    let meta = [
+        element((2, 1), b"OB", &[0, 1]),
+        element((2, 2), b"UI", &ui("1.2.840.10008.5.1.4.1.1.1.1")),
+        element((2, 3), b"UI", &ui("2.25.1")),
+        element((2, 0x10), b"UI", &ui("1.2.840.10008.1.2.1.99")),
+    ]
+    .concat();
+    let mut file = vec![0u8; 128];
+    file.extend_from_slice(b"DICM");
+    file.extend(element((2, 0), b"UL", &(meta.len() as u32).to_le_bytes()));
+    file.extend(meta);
+    let us = |v: u16| v.to_le_bytes();
+    let data_set = [
+        element((0x28, 2), b"US", &us(1)),
+        element((0x28, 4), b"CS", b"MONOCHROME2 "),
+        element((0x28, 0x10), b"US", &us(16)),
+        element((0x28, 0x11), b"US", &us(16)),
+        element((0x28, 0x100), b"US", &us(16)),
+        element((0x28, 0x101), b"US", &us(12)),
+        element((0x28, 0x102), b"US", &us(11)),
+        element((0x28, 0x103), b"US", &us(0)),
+    ]
+    .concat();
+    let pixels = 256usize << 20;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&data_set).unwrap();
+    z.write_all(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0]).unwrap();
+    z.write_all(&(pixels as u32).to_le_bytes()).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..pixels >> 20 {
+        z.write_all(&zeros).unwrap();
+    }
+    file.extend(z.finish().unwrap());
+    assert!(file.len() < 4 << 20, "a small file: {} bytes", file.len());
+    let err = decode_dicom(&file, &DecodeOptions::default()).unwrap_err().to_string();
+    let expected = format!(
+        "the data set inflates to {} bytes, more than the 512 bytes of samples the header declares (1 frame(s) of \
+         16x16, 1 sample(s) of 16 bits) and 64 MiB of other attributes",
+        data_set.len() + 12 + pixels
+    );
+    assert!(err.contains(&expected), "{err}");
+}

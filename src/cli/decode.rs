@@ -60,7 +60,7 @@ pub fn run(a: Args) -> cxrshard::Result<ExitCode> {
         let (table, applied) = window::table(&src, &image)?;
         let (data, _) = resize::resize_table(&src.samples, &table, src.width, src.height, &image, None)?;
         tracing::info!(
-            "window {} center {} width {} ({:?})",
+            "window {} center {:?} width {:?} ({:?})",
             applied.source.as_str(),
             applied.center,
             applied.width,

@@ -59,6 +59,8 @@ pub fn decode_dicom_bytes(bytes: &bytes::Bytes, opts: &DecodeOptions) -> Result<
 /// greyscale native little-endian files the samples are then read straight from the file's
 /// bytes; every other case goes through `dicom-pixeldata`'s frame decoder.
 fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> Result<SourceImage, InputError> {
+    // A deflated data set is measured before the parser inflates any of it (`deflated`).
+    let inflated = super::deflated::inflated_size(bytes)?;
     let head = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .read_until(tags::PIXEL_DATA)
@@ -66,6 +68,9 @@ fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> 
         .map_err(|e| reject(format!("not a readable DICOM Part 10 file: {}", chain(&e))))?;
     let header = Header::read(&head)?;
     drop(head);
+    if let Some(inflated) = inflated {
+        super::deflated::check_declared(inflated, &header)?;
+    }
     check_policies(&header, opts)?;
     let (samples, photometric, bits_stored) = match header.colour {
         Colour::Grey(photometric) => {

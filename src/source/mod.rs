@@ -4,6 +4,7 @@ pub mod annotations;
 pub mod check;
 mod colour;
 pub mod decode;
+mod deflated;
 pub mod header;
 pub mod image;
 mod jpeg;

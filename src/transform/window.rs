@@ -284,7 +284,7 @@ fn choose_window<'a>(
     if !(w.width > 0.0 && w.width.is_finite() && w.center.is_finite()) {
         return Err(InputError::new(
             Stage::Window,
-            format!("window center {} / width {}: expected finite values, width > 0", w.center, w.width),
+            format!("window center {:?} / width {:?}: expected finite values, width > 0", w.center, w.width),
         ));
     }
     Ok((w, None))

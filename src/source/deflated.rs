@@ -1,0 +1,155 @@
+//! Deflated Explicit VR Little Endian (PS3.5 A.5): the one transfer syntax whose data set is
+//! not bounded by the file's size. Its data set is a single deflate stream, which `dicom-object`
+//! inflates whole into memory; deflate reaches ~1000:1, so a 4 MB file can stand for 4 GiB
+//! (measured: a 16 × 16 image with a 4 GiB Pixel Data of zeros, 4.2 GB peak RSS), enough to get
+//! a worker killed where memory is limited.
+//!
+//! Before `dicom-object` reads such a file, the stream is inflated once here without keeping
+//! the output, only counting it ([`inflated_size`]); a data set over [`MAX_BYTES`] is a reject.
+//! Once the header is read, the data set may hold no more than the samples the header declares
+//! plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay a second inflation;
+//! every other file pays a search of its first 4 KiB for this transfer syntax's UID.
+
+use super::header::{reject, Header};
+use crate::error::InputError;
+use std::io::Read;
+
+/// The transfer syntax UID.
+pub const UID: &str = "1.2.840.10008.1.2.1.99";
+
+/// Attributes other than Pixel Data a deflated data set may hold, in bytes.
+pub const MAX_ATTRIBUTE_BYTES: u64 = 64 << 20;
+
+/// Samples a deflated data set may hold, in bytes (all frames).
+pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
+
+/// Largest data set a deflated file may inflate to.
+pub const MAX_BYTES: u64 = MAX_SAMPLE_BYTES + MAX_ATTRIBUTE_BYTES;
+
+/// Bytes of the file meta group searched for the UID.
+const META_SEARCH_BYTES: usize = 4096;
+
+/// How many bytes the data set of `bytes` inflates to, if `bytes` is a deflated Part 10 file;
+/// `None` for any other file (or one whose meta group cannot be read: the DICOM parser then
+/// reports it).
+///
+/// # Errors
+/// A data set that inflates to more than [`MAX_BYTES`] (counting stops there).
+pub fn inflated_size(bytes: &[u8]) -> Result<Option<u64>, InputError> {
+    let head = &bytes[..bytes.len().min(META_SEARCH_BYTES)];
+    if !head.windows(UID.len()).any(|w| w == UID.as_bytes()) {
+        return Ok(None);
+    }
+    let Some(start) = data_set_start(bytes) else { return Ok(None) };
+    let mut stream = flate2::read::DeflateDecoder::new(&bytes[start..]).take(MAX_BYTES + 1);
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break, // a broken stream is the DICOM parser's to report
+            Ok(n) => total += n as u64,
+        }
+    }
+    if total > MAX_BYTES {
+        return Err(reject(format!(
+            "Deflated Explicit VR Little Endian: the data set inflates to more than {} MiB ({} MiB of samples \
+             and {} MiB of other attributes at most); not inflated further",
+            MAX_BYTES >> 20,
+            MAX_SAMPLE_BYTES >> 20,
+            MAX_ATTRIBUTE_BYTES >> 20
+        )));
+    }
+    Ok(Some(total))
+}
+
+/// Check that a deflated data set of `inflated` bytes holds no more than the samples `h`
+/// declares (every frame) and [`MAX_ATTRIBUTE_BYTES`].
+///
+/// # Errors
+/// A data set larger than that.
+pub fn check_declared(inflated: u64, h: &Header) -> Result<(), InputError> {
+    let frame = u64::from(h.rows) * u64::from(h.cols) * u64::from(h.samples_per_pixel) * h.sample_bytes() as u64;
+    let samples = frame.saturating_mul(u64::from(h.frames)).min(MAX_SAMPLE_BYTES);
+    if inflated > samples + MAX_ATTRIBUTE_BYTES {
+        return Err(reject(format!(
+            "Deflated Explicit VR Little Endian: the data set inflates to {inflated} bytes, more than the {samples} \
+             bytes of samples the header declares ({} frame(s) of {}x{}, {} sample(s) of {} bits) and {} MiB of \
+             other attributes",
+            h.frames,
+            h.rows,
+            h.cols,
+            h.samples_per_pixel,
+            h.bits_allocated,
+            MAX_ATTRIBUTE_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Where the data set begins: after the preamble (if any), `DICM` and the meta group, whose
+/// length its first element gives (PS3.10 7.1).
+fn data_set_start(bytes: &[u8]) -> Option<usize> {
+    let magic = if bytes.get(128..132) == Some(b"DICM") { 132 } else { 4 };
+    (bytes.get(magic - 4..magic) == Some(b"DICM")).then_some(())?;
+    let element = bytes.get(magic..magic + 12)?;
+    // (0002,0000) UL, length 4
+    if element[..8] != [0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00] {
+        return None;
+    }
+    let length = u32::from_le_bytes([element[8], element[9], element[10], element[11]]) as usize;
+    let start = (magic + 12).checked_add(length)?;
+    (start <= bytes.len()).then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A deflated file: preamble, `DICM`, a meta group of only its length and the UID, then
+    /// `stream`, the deflated data set.
+    fn file_of_stream(stream: &[u8]) -> Vec<u8> {
+        let mut uid = UID.as_bytes().to_vec();
+        uid.push(0);
+        let mut meta = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I'];
+        meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        meta.extend_from_slice(&uid);
+        let mut out = vec![0u8; 128];
+        out.extend_from_slice(b"DICM");
+        out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00]);
+        out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(stream);
+        out
+    }
+
+    fn file(data_set: &[u8]) -> Vec<u8> {
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(data_set).unwrap();
+        file_of_stream(&z.finish().unwrap())
+    }
+
+    #[test]
+    fn counts_what_the_data_set_inflates_to_and_ignores_other_files() {
+        assert_eq!(inflated_size(&file(&[7u8; 1000])).unwrap(), Some(1000));
+        assert_eq!(inflated_size(b"not a DICOM file").unwrap(), None);
+        let mut explicit = file(&[7u8; 10]);
+        let at = explicit.windows(UID.len()).position(|w| w == UID.as_bytes()).unwrap();
+        explicit[at + UID.len() - 3..at + UID.len()].copy_from_slice(b"\0\0\0"); // 1.2.840.10008.1.2.1
+        assert_eq!(inflated_size(&explicit).unwrap(), None);
+    }
+
+    #[test]
+    fn a_data_set_over_the_limit_is_a_reject_counted_no_further() {
+        // 1.1 GiB of zeros in ~1 MB, as a bomb would be.
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(MAX_BYTES >> 20) + 16 {
+            z.write_all(&zeros).unwrap();
+        }
+        let f = file_of_stream(&z.finish().unwrap());
+        assert!(f.len() < 4 << 20, "a small file: {} bytes", f.len());
+        let err = inflated_size(&f).unwrap_err().to_string();
+        assert!(err.contains("inflates to more than 1088 MiB"), "{err}");
+    }
+}

@@ -101,11 +101,12 @@ struct PlanSpec {
 
 const PHOTOMETRIC: [&str; 8] =
     ["MONOCHROME2", "MONOCHROME1", "RGB", "YBR_FULL", "YBR_FULL_422", "PALETTE COLOR", "HSV", ""];
-const TRANSFER_SYNTAX: [&str; 4] = [
+const TRANSFER_SYNTAX: [&str; 5] = [
     uids::EXPLICIT_VR_LITTLE_ENDIAN,
     uids::IMPLICIT_VR_LITTLE_ENDIAN,
     "1.2.840.10008.1.2.2", // Explicit VR Big Endian (retired, still met)
     uids::RLE_LOSSLESS,
+    uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
 ];
 const FILTERS: [&str; 5] = ["area", "bilinear", "bicubic", "lanczos3", "nearest"];
 const DTYPES: [&str; 3] = ["uint8", "uint16", "float32"];
@@ -206,7 +207,7 @@ fn file(s: &Spec) -> Option<Vec<u8>> {
             })
             .collect()
     });
-    let ts = TRANSFER_SYNTAX[usize::from(s.transfer_syntax) % 4];
+    let ts = TRANSFER_SYNTAX[usize::from(s.transfer_syntax) % TRANSFER_SYNTAX.len()];
     if s.encapsulated || ts == uids::RLE_LOSSLESS {
         pixels.resize(pixels.len() + pixels.len() % 2, 0);
         obj.put(DataElement::new(

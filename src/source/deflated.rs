@@ -87,7 +87,9 @@ pub fn check_declared(inflated: u64, h: &Header) -> Result<(), InputError> {
 }
 
 /// Where the data set begins: after the preamble (if any), `DICM` and the meta group, whose
-/// length its first element gives (PS3.10 7.1).
+/// length its first element gives (PS3.10 7.1). The group's elements are walked as
+/// `dicom-object` reads them, until they cover that length, so the stream measured here is the
+/// one it inflates.
 fn data_set_start(bytes: &[u8]) -> Option<usize> {
     let magic = if bytes.get(128..132) == Some(b"DICM") { 132 } else { 4 };
     (bytes.get(magic - 4..magic) == Some(b"DICM")).then_some(())?;
@@ -96,9 +98,26 @@ fn data_set_start(bytes: &[u8]) -> Option<usize> {
     if element[..8] != [0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00] {
         return None;
     }
-    let length = u32::from_le_bytes([element[8], element[9], element[10], element[11]]) as usize;
-    let start = (magic + 12).checked_add(length)?;
-    (start <= bytes.len()).then_some(start)
+    let length = u64::from(u32::from_le_bytes([element[8], element[9], element[10], element[11]]));
+    let first = magic + 12;
+    let mut at = first;
+    while ((at - first) as u64) < length {
+        // Explicit VR Little Endian: tag, VR, then a 2-byte length, or 2 reserved bytes and a
+        // 4-byte length for the VRs PS3.5 7.1.2 lists.
+        let header = bytes.get(at..at + 8)?;
+        let long = matches!(
+            &header[4..6],
+            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
+        );
+        let (len, value) = if long {
+            let l = bytes.get(at + 8..at + 12)?;
+            (u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize, at + 12)
+        } else {
+            (usize::from(u16::from_le_bytes([header[6], header[7]])), at + 8)
+        };
+        at = value.checked_add(len)?;
+    }
+    (at <= bytes.len()).then_some(at)
 }
 
 #[cfg(test)]
@@ -106,12 +125,14 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    /// A deflated file: preamble, `DICM`, a meta group of only its length and the UID, then
-    /// `stream`, the deflated data set.
+    /// A deflated file: preamble, `DICM`, a meta group of its length, the version and the UID,
+    /// then `stream`, the deflated data set.
     fn file_of_stream(stream: &[u8]) -> Vec<u8> {
         let mut uid = UID.as_bytes().to_vec();
         uid.push(0);
-        let mut meta = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I'];
+        // (0002,0001) OB, a long-length VR, then (0002,0010) UI
+        let mut meta = vec![0x02, 0x00, 0x01, 0x00, b'O', b'B', 0, 0, 2, 0, 0, 0, 0, 1];
+        meta.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
         meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
         meta.extend_from_slice(&uid);
         let mut out = vec![0u8; 128];

@@ -59,7 +59,9 @@ pub fn decode_dicom_bytes(bytes: &bytes::Bytes, opts: &DecodeOptions) -> Result<
 /// greyscale native little-endian files the samples are then read straight from the file's
 /// bytes; every other case goes through `dicom-pixeldata`'s frame decoder.
 fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> Result<SourceImage, InputError> {
-    // A deflated data set is measured before the parser inflates any of it (`deflated`).
+    // Lengths past the end of the file, and deflated data sets, are checked before the parser
+    // makes room for any value (`lengths`, `deflated`).
+    super::lengths::check(bytes)?;
     let inflated = super::deflated::inflated_size(bytes)?;
     let head = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)

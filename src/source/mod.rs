@@ -8,6 +8,7 @@ mod deflated;
 pub mod header;
 pub mod image;
 mod jpeg;
+mod lengths;
 mod png;
 
 use crate::config::{InputFormat, InputPlan, SplitPlan};

@@ -7,8 +7,7 @@
 //! Before `dicom-object` reads such a file, the stream is inflated once here without keeping
 //! the output, only counting it ([`inflated_size`]); a data set over [`MAX_BYTES`] is a reject.
 //! Once the header is read, the data set may hold no more than the samples the header declares
-//! plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay a second inflation;
-//! every other file pays a search of its first 4 KiB for this transfer syntax's UID.
+//! plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay a second inflation.
 
 use super::header::{reject, Header};
 use crate::error::InputError;
@@ -26,9 +25,6 @@ pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
 /// Largest data set a deflated file may inflate to.
 pub const MAX_BYTES: u64 = MAX_SAMPLE_BYTES + MAX_ATTRIBUTE_BYTES;
 
-/// Bytes of the file meta group searched for the UID.
-const META_SEARCH_BYTES: usize = 4096;
-
 /// How many bytes the data set of `bytes` inflates to, if `bytes` is a deflated Part 10 file;
 /// `None` for any other file (or one whose meta group cannot be read: the DICOM parser then
 /// reports it).
@@ -36,11 +32,11 @@ const META_SEARCH_BYTES: usize = 4096;
 /// # Errors
 /// A data set that inflates to more than [`MAX_BYTES`] (counting stops there).
 pub fn inflated_size(bytes: &[u8]) -> Result<Option<u64>, InputError> {
-    let head = &bytes[..bytes.len().min(META_SEARCH_BYTES)];
-    if !head.windows(UID.len()).any(|w| w == UID.as_bytes()) {
+    let Some(meta) = super::lengths::meta(bytes)? else { return Ok(None) };
+    if meta.transfer_syntax != UID {
         return Ok(None);
     }
-    let Some(start) = data_set_start(bytes) else { return Ok(None) };
+    let start = meta.data_set;
     let mut stream = flate2::read::DeflateDecoder::new(&bytes[start..]).take(MAX_BYTES + 1);
     let mut total = 0u64;
     let mut buf = vec![0u8; 64 << 10];
@@ -84,40 +80,6 @@ pub fn check_declared(inflated: u64, h: &Header) -> Result<(), InputError> {
         )));
     }
     Ok(())
-}
-
-/// Where the data set begins: after the preamble (if any), `DICM` and the meta group, whose
-/// length its first element gives (PS3.10 7.1). The group's elements are walked as
-/// `dicom-object` reads them, until they cover that length, so the stream measured here is the
-/// one it inflates.
-fn data_set_start(bytes: &[u8]) -> Option<usize> {
-    let magic = if bytes.get(128..132) == Some(b"DICM") { 132 } else { 4 };
-    (bytes.get(magic - 4..magic) == Some(b"DICM")).then_some(())?;
-    let element = bytes.get(magic..magic + 12)?;
-    // (0002,0000) UL, length 4
-    if element[..8] != [0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00] {
-        return None;
-    }
-    let length = u64::from(u32::from_le_bytes([element[8], element[9], element[10], element[11]]));
-    let first = magic + 12;
-    let mut at = first;
-    while ((at - first) as u64) < length {
-        // Explicit VR Little Endian: tag, VR, then a 2-byte length, or 2 reserved bytes and a
-        // 4-byte length for the VRs PS3.5 7.1.2 lists.
-        let header = bytes.get(at..at + 8)?;
-        let long = matches!(
-            &header[4..6],
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
-        );
-        let (len, value) = if long {
-            let l = bytes.get(at + 8..at + 12)?;
-            (u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize, at + 12)
-        } else {
-            (usize::from(u16::from_le_bytes([header[6], header[7]])), at + 8)
-        };
-        at = value.checked_add(len)?;
-    }
-    (at <= bytes.len()).then_some(at)
 }
 
 #[cfg(test)]

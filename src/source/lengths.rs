@@ -8,9 +8,10 @@
 //! elements, nested sequences, items and Pixel Data fragments included, and rejects the file at
 //! the first such length, naming the element.
 //!
-//! The walk only rejects what no reader could read. Where it cannot follow the encoding (a VR
-//! that is not two capital letters, an undefined-length `UN`, nesting deeper than [`MAX_DEPTH`],
-//! a deflated data set) it stops checking and leaves the file to the parser, as before.
+//! The walk reads headers as `dicom-encoding`'s decoders do (two bytes that are no VR are `UN`,
+//! with a 4-byte length) and only rejects what no reader could read. Where it cannot follow the
+//! encoding (an undefined-length `UN`, nesting deeper than [`MAX_DEPTH`], a deflated data set) it
+//! stops checking and leaves the file to the parser, as before.
 
 use super::header::reject;
 use crate::error::InputError;
@@ -21,9 +22,20 @@ const MAX_DEPTH: u32 = 32;
 /// The undefined length (PS3.5 7.1.1).
 const UNDEFINED: u32 = u32::MAX;
 
-/// Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
-const LONG_VRS: [&[u8; 2]; 13] =
-    [b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"];
+/// Explicit VRs with a 2-byte length (PS3.5 7.1.2); every other VR, and any two bytes that are
+/// not a VR (which `dicom-parser` reads as `UN`), has 2 reserved bytes and a 4-byte length.
+const SHORT_VRS: [&[u8; 2]; 21] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN", b"SH", b"SL", b"SS",
+    b"ST", b"TM", b"UI", b"UL", b"US",
+];
+
+/// Where the file meta group says the data set starts, and its transfer syntax UID.
+pub struct Meta {
+    /// Offset of the data set's first byte.
+    pub data_set: usize,
+    /// Transfer syntax UID (trailing padding removed).
+    pub transfer_syntax: String,
+}
 
 /// A length that runs past the end of the file.
 struct TooLong {
@@ -43,22 +55,41 @@ type Walked = Result<Option<usize>, TooLong>;
 /// # Errors
 /// The first length that does, with its tag and offset.
 pub fn check(bytes: &[u8]) -> Result<(), InputError> {
-    let Some(magic) = [132, 4].into_iter().find(|&m| bytes.get(m - 4..m) == Some(b"DICM")) else {
-        return Ok(()); // not Part 10: the parser says so
-    };
-    let meta = Walk { bytes, explicit: true, big: false };
-    let (dataset, ts) = match meta.meta(magic) {
-        Ok(Some(found)) => found,
-        Ok(None) => return Ok(()),
-        Err(e) => return Err(e.reject("File Meta Information")),
-    };
-    let walk = match ts.as_str() {
+    let Some(meta) = meta(bytes)? else { return Ok(()) };
+    let walk = match meta.transfer_syntax.as_str() {
         "1.2.840.10008.1.2" => Walk { bytes, explicit: false, big: false },
         "1.2.840.10008.1.2.2" => Walk { bytes, explicit: true, big: true },
         super::deflated::UID => return Ok(()), // measured by `deflated` instead
         _ => Walk { bytes, explicit: true, big: false },
     };
-    walk.elements(dataset, bytes.len(), false, 0).map(|_| ()).map_err(|e| e.reject("data set"))
+    walk.elements(meta.data_set, bytes.len(), false, 0).map(|_| ()).map_err(|e| e.reject("data set"))
+}
+
+/// The file meta group of the Part 10 file `bytes`, read as `dicom-object` reads it: after
+/// `DICM` (at byte 128, or 0 without a preamble), the group length element, then elements until
+/// they cover that length. `None` where `dicom-object` would fail to read it (it then says why).
+///
+/// # Errors
+/// A meta element whose length runs past the end of the file.
+pub fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
+    let Some(magic) = [132, 4].into_iter().find(|&m| bytes.get(m - 4..m) == Some(b"DICM")) else {
+        return Ok(None); // not Part 10
+    };
+    let walk = Walk { bytes, explicit: true, big: false };
+    let Some(((0x0002, 0x0000), 4, value)) = walk.header(magic) else { return Ok(None) };
+    let Some(length) = walk.u32(value) else { return Ok(None) };
+    let (first, mut at) = (value + 4, value + 4);
+    let mut transfer_syntax = String::new();
+    while ((at - first) as u64) < u64::from(length) {
+        let Some((tag, len, value)) = walk.header(at).filter(|h| h.1 != UNDEFINED) else { return Ok(None) };
+        let end = walk.fits(tag, at, len, value, bytes.len()).map_err(|e| e.reject("File Meta Information"))?;
+        if tag == (0x0002, 0x0010) {
+            let uid = String::from_utf8_lossy(&bytes[value..end]);
+            transfer_syntax = uid.trim_end_matches(['\0', ' ']).to_string();
+        }
+        at = end;
+    }
+    Ok(Some(Meta { data_set: at, transfer_syntax }))
 }
 
 impl TooLong {
@@ -90,36 +121,18 @@ impl Walk<'_> {
         Some(if self.big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
     }
 
-    /// The meta group's elements (group 0002, explicit VR little endian) from `at`: where the
-    /// data set starts and the transfer syntax UID.
-    fn meta(&self, mut at: usize) -> Result<Option<(usize, String)>, TooLong> {
-        let mut ts = String::new();
-        while self.u16(at) == Some(0x0002) {
-            let Some((tag, len, value)) = self.header(at) else { return Ok(None) };
-            let end = self.fits(tag, at, len, value, self.bytes.len())?;
-            if tag == (0x0002, 0x0010) {
-                ts = String::from_utf8_lossy(&self.bytes[value..end]).trim_end_matches(['\0', ' ']).to_string();
-            }
-            at = end;
-        }
-        Ok(Some((at, ts)))
-    }
-
-    /// An element's tag, declared length and where its value starts; `None` past the end or
-    /// where the VR is not two capital letters.
+    /// An element's tag, declared length and where its value starts, as `dicom-encoding`'s
+    /// decoders read them; `None` past the end of the file.
     fn header(&self, at: usize) -> Option<((u16, u16), u32, usize)> {
         let tag = (self.u16(at)?, self.u16(at + 2)?);
         if !self.explicit || tag.0 == 0xFFFE {
             return Some((tag, self.u32(at + 4)?, at + 8));
         }
         let vr: &[u8; 2] = self.bytes.get(at + 4..at + 6)?.try_into().ok()?;
-        if !vr.iter().all(u8::is_ascii_uppercase) {
-            return None;
-        }
-        if LONG_VRS.contains(&vr) {
-            Some((tag, self.u32(at + 8)?, at + 12))
-        } else {
+        if SHORT_VRS.contains(&vr) {
             Some((tag, u32::from(self.u16(at + 6)?), at + 8))
+        } else {
+            Some((tag, self.u32(at + 8)?, at + 12))
         }
     }
 
@@ -201,11 +214,11 @@ mod tests {
     fn el(tag: (u16, u16), vr: &[u8; 2], len: u32, value: &[u8]) -> Vec<u8> {
         let mut e = [tag.0.to_le_bytes(), tag.1.to_le_bytes()].concat();
         e.extend_from_slice(vr);
-        if LONG_VRS.contains(&vr) {
+        if SHORT_VRS.contains(&vr) {
+            e.extend_from_slice(&(len as u16).to_le_bytes());
+        } else {
             e.extend_from_slice(&[0, 0]);
             e.extend_from_slice(&len.to_le_bytes());
-        } else {
-            e.extend_from_slice(&(len as u16).to_le_bytes());
         }
         e.extend_from_slice(value);
         e
@@ -272,9 +285,25 @@ mod tests {
     }
 
     #[test]
-    fn what_the_walk_cannot_follow_is_left_to_the_parser() {
-        // a VR that is not two capital letters, then a huge length
-        let odd = [rows(), el((0x29, 0x1010), b"x1", 0, &[]), el((0x29, 0x1011), b"OB", 0xFFFF_FFF0, &[])].concat();
-        assert!(check(&file(&odd)).is_ok());
+    fn an_unknown_vr_is_read_as_un_and_an_undefined_length_un_is_left_to_the_parser() {
+        // two bytes that are no VR: a 4-byte length follows, as dicom-parser reads it
+        let odd = [rows(), el((0x29, 0x1010), b"x1", 0xFFFF_FFF0, &[])].concat();
+        assert!(check(&file(&odd)).unwrap_err().to_string().contains("element (0029,1010)"));
+        // UN of undefined length holds implicit VR: not followed, whatever comes after
+        let un = [rows(), el((0x29, 0x1010), b"UN", UNDEFINED, &[0xFF; 16])].concat();
+        assert!(check(&file(&un)).is_ok());
+    }
+
+    #[test]
+    fn the_meta_group_is_read_to_its_length_whatever_its_elements_are() {
+        // the group length read as UN (no VR), then a meta element past the end of the file
+        let mut f = b"DICM".to_vec();
+        f.extend([2, 0, 0, 0, 0xBA, 0, 0, 0, 4, 0, 0, 0]);
+        f.extend(0xFFFF_FF00u32.to_le_bytes());
+        f.extend(el((2, 2), b"UI", 0xFFFF, b"1.2"));
+        let err = check(&f).unwrap_err().to_string();
+        assert!(err.contains("File Meta Information: element (0002,0002) at byte 20 declares 65535 bytes"), "{err}");
+        let m = meta(&file(&rows())).unwrap().unwrap();
+        assert_eq!((m.data_set, m.transfer_syntax.as_str()), (172, "1.2.840.10008.1.2.1"));
     }
 }

@@ -97,7 +97,7 @@ impl TooLong {
         let (g, e) = self.tag;
         reject(format!(
             "{part}: element ({g:04X},{e:04X}) at byte {} declares {} bytes, but the file has {} bytes after it \
-             (truncated or corrupt)",
+             (truncated, corrupt, or not encoded as its transfer syntax says)",
             self.at, self.declared, self.left
         ))
     }

@@ -223,8 +223,10 @@ def pydicom_files(binary, work):
             expect_reject(binary, f, work, name, ["BitsAllocated", "Part 10"])
             continue
         if spp == 3 or ds.PhotometricInterpretation == "PALETTE COLOR":
-            # dicom-object 0.10 cannot parse SC_rgb_jpeg.dcm's data set at all (pydicom can)
-            expect_reject(binary, f, work, name, ["colour image", "PALETTE COLOR", "not a readable DICOM"])
+            # SC_rgb_jpeg.dcm's data set is implicit VR under an explicit VR transfer syntax:
+            # pydicom notices and switches; dicom-object 0.10 reads its text as a 1.2 GB length,
+            # which cxrshard's length check rejects before the parser makes room for it
+            expect_reject(binary, f, work, name, ["colour image", "PALETTE COLOR", "not a readable DICOM", "declares"])
             if spp == 3 and ts in LOSSLESS:
                 compare_luma(binary, f, work, name, ds, stored)
             if spp == 1 and ts in LOSSLESS:  # PALETTE COLOR: pydicom's apply_color_lut, then luma

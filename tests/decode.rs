@@ -283,6 +283,38 @@ fn samples_read_in_place_equal_the_copied_samples() {
     assert_eq!(copy, copied);
 }
 
+/// A native frame's samples come from the top-level Pixel Data element, never from a Pixel
+/// Data nested in a sequence before it: here an Icon Image Sequence (0088,0200) holds an icon
+/// as large as the image itself, of other values, ahead of the image's own Pixel Data.
+#[test]
+fn samples_come_from_the_top_level_pixel_data_not_an_icon_before_it() {
+    use cxrshard::source::decode::{decode_dicom, decode_dicom_bytes, DecodeOptions};
+    use cxrshard::source::image::Samples;
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let spec = Spec::gradient(8, 8);
+    let image = spec.pixels.clone().unwrap();
+    let icon_values: Vec<u16> = vec![4095; 64];
+    let icon = InMemDicomObject::from_element_iter([
+        DataElement::new(tags::ROWS, VR::US, PrimitiveValue::from(8u16)),
+        DataElement::new(tags::COLUMNS, VR::US, PrimitiveValue::from(8u16)),
+        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(icon_values.iter().copied().collect())),
+    ]);
+    let sequence = DataElement::new(Tag(0x0088, 0x0200), VR::SQ, DataSetSequence::from(vec![icon]));
+    let file = encode_with(&spec, vec![sequence]);
+    let icon_at = file.windows(4).position(|w| w == [0xE0, 0x7F, 0x10, 0x00]).unwrap();
+    let image_at = file.windows(4).rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00]).unwrap();
+    assert!(icon_at < image_at, "the icon's Pixel Data comes first in the file");
+    let opts = DecodeOptions::default();
+    for decoded in [decode_dicom(&file, &opts).unwrap(), decode_dicom_bytes(&bytes::Bytes::from(file), &opts).unwrap()]
+    {
+        let Samples::U16(words) = &decoded.samples else { panic!("16-bit samples") };
+        assert_eq!(&words[..], &image[..]);
+    }
+}
+
 /// An RLE Lossless frame whose header is cut short or counts more than 15 segments is a reject
 /// naming the header. `dicom-pixeldata` would allocate an offset per counted segment, up to
 /// 16 GiB for four bytes of garbage (found by the `dicom_header` fuzz target), which aborts the

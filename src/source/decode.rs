@@ -12,6 +12,7 @@
 use super::header::{reject, Colour, Header};
 pub use super::header::{transfer_syntax_name, MAX_PIXELS};
 use super::image::{Photometric, Samples, SourceImage, SourceKind, VoiFunction, Words};
+use super::lengths::PixelData;
 use crate::config::{ColorPolicy, ImagePlan, MultiFrame};
 use crate::error::InputError;
 use dicom_dictionary_std::tags;
@@ -61,8 +62,8 @@ pub fn decode_dicom_bytes(bytes: &bytes::Bytes, opts: &DecodeOptions) -> Result<
 fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> Result<SourceImage, InputError> {
     // Lengths past the end of the file, and deflated data sets, are checked before the parser
     // makes room for any value (`lengths`, `deflated`).
-    super::lengths::check(bytes)?;
-    let inflated = super::deflated::inflated_size(bytes)?;
+    let layout = super::lengths::check(bytes)?;
+    let inflated = super::deflated::inflated_size(bytes, layout.meta.as_ref())?;
     let head = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .read_until(tags::PIXEL_DATA)
@@ -76,7 +77,7 @@ fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> 
     check_policies(&header, opts)?;
     let (samples, photometric, bits_stored) = match header.colour {
         Colour::Grey(photometric) => {
-            let (samples, bits) = stored_samples(bytes, shared, &header)?;
+            let (samples, bits) = stored_samples(bytes, shared, &header, layout.pixel_data)?;
             (samples, photometric, bits)
         }
         Colour::Colour => {
@@ -86,7 +87,7 @@ fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> 
             (grey, Photometric::Monochrome2, bits)
         }
         Colour::Palette => {
-            let (indices, bits) = stored_samples(bytes, shared, &header)?;
+            let (indices, bits) = stored_samples(bytes, shared, &header, layout.pixel_data)?;
             let rgb = header.palette.as_ref().ok_or_else(|| reject("PALETTE COLOR without palette LUTs"))?;
             let grey = super::colour::palette_luma(&indices, bits, header.signed, rgb);
             let bits = grey.sample_bits();
@@ -113,13 +114,18 @@ fn decode(bytes: &[u8], shared: Option<&bytes::Bytes>, opts: &DecodeOptions) -> 
 
 /// One-sample frames (greyscale or palette indices): the stored samples and how many low bits
 /// of each are the value (`BitsStored`, or wider where a lossy codec may overshoot it).
-fn stored_samples(bytes: &[u8], shared: Option<&bytes::Bytes>, header: &Header) -> Result<(Samples, u16), InputError> {
+fn stored_samples(
+    bytes: &[u8],
+    shared: Option<&bytes::Bytes>,
+    header: &Header,
+    pixel_data: Option<PixelData>,
+) -> Result<(Samples, u16), InputError> {
     let mut bits_stored = header.bits_stored;
     let in_place = |range: &std::ops::Range<usize>| {
         let words = shared.filter(|_| header.bits_allocated == 16).map(|b| b.slice(range.clone()));
         words.and_then(Words::shared).map(Samples::U16)
     };
-    let samples = match native_pixel_range(bytes, header) {
+    let samples = match native_pixel_range(header, pixel_data) {
         Some(range) => match in_place(&range) {
             Some(samples) => samples,
             None => samples_from_bytes(&bytes[range], header, Endian::Little)?,
@@ -287,31 +293,20 @@ fn j2k_bits(samples: &Samples, h: &Header) -> u16 {
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 
-/// Where frame 0's samples are in a native little-endian file: the value of the first
-/// top-level-looking Pixel Data element header (tag, VR `OB`/`OW` for explicit VR, a defined
-/// length that fits in the file and covers one frame). `None` sends the file to the general
-/// decoder, which handles everything else.
-fn native_pixel_range(bytes: &[u8], h: &Header) -> Option<std::ops::Range<usize>> {
+/// Where frame 0's samples are in a native little-endian file: in the value of its top-level
+/// Pixel Data element as the length walk found it (`lengths`), if that has VR `OB` or `OW` (in
+/// explicit VR) and covers one frame. `None` sends the file to the general decoder, which
+/// handles everything else.
+fn native_pixel_range(h: &Header, pixel_data: Option<PixelData>) -> Option<std::ops::Range<usize>> {
     let explicit = match h.transfer_syntax.as_str() {
         EXPLICIT_VR_LE => true,
         IMPLICIT_VR_LE => false,
         _ => return None,
     };
+    let PixelData { vr, start, end } = pixel_data?;
+    let vr_fits = if explicit { matches!(vr.as_ref(), Some(b"OB" | b"OW")) } else { vr.is_none() };
     let need = h.rows as usize * h.cols as usize * h.sample_bytes();
-    let tag = [0xE0, 0x7F, 0x10, 0x00];
-    let u32_at = |i: usize| bytes.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    (0..bytes.len().saturating_sub(8)).filter(|&i| bytes[i..i + 4] == tag).find_map(|i| {
-        let (len, start) = if explicit {
-            let vr = &bytes[i + 4..i + 8];
-            if !(vr == b"OW\0\0" || vr == b"OB\0\0") {
-                return None;
-            }
-            (u32_at(i + 8)?, i + 12)
-        } else {
-            (u32_at(i + 4)?, i + 8)
-        };
-        (len != 0xFFFF_FFFF && len >= need && start + len <= bytes.len()).then_some(start..start + need)
-    })
+    (vr_fits && end - start >= need).then_some(start..start + need)
 }
 
 /// Byte order of 16-bit samples: the file's own bytes (fast path) or `dicom-pixeldata`'s output.

@@ -10,6 +10,7 @@
 //! plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay a second inflation.
 
 use super::header::{reject, Header};
+use super::lengths::Meta;
 use crate::error::InputError;
 use std::io::Read;
 
@@ -25,14 +26,14 @@ pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
 /// Largest data set a deflated file may inflate to.
 pub const MAX_BYTES: u64 = MAX_SAMPLE_BYTES + MAX_ATTRIBUTE_BYTES;
 
-/// How many bytes the data set of `bytes` inflates to, if `bytes` is a deflated Part 10 file;
-/// `None` for any other file (or one whose meta group cannot be read: the DICOM parser then
-/// reports it).
+/// How many bytes the data set of `bytes` inflates to, if `bytes` is a deflated Part 10 file
+/// whose meta group is `meta`; `None` for any other file (or one whose meta group cannot be
+/// read: the DICOM parser then reports it).
 ///
 /// # Errors
 /// A data set that inflates to more than [`MAX_BYTES`] (counting stops there).
-pub fn inflated_size(bytes: &[u8]) -> Result<Option<u64>, InputError> {
-    let Some(meta) = super::lengths::meta(bytes)? else { return Ok(None) };
+pub fn inflated_size(bytes: &[u8], meta: Option<&Meta>) -> Result<Option<u64>, InputError> {
+    let Some(meta) = meta else { return Ok(None) };
     if meta.transfer_syntax != UID {
         return Ok(None);
     }
@@ -112,14 +113,19 @@ mod tests {
         file_of_stream(&z.finish().unwrap())
     }
 
+    /// [`inflated_size`] with the meta group read as `decode` reads it.
+    fn size(f: &[u8]) -> Result<Option<u64>, InputError> {
+        inflated_size(f, super::super::lengths::check(f).unwrap().meta.as_ref())
+    }
+
     #[test]
     fn counts_what_the_data_set_inflates_to_and_ignores_other_files() {
-        assert_eq!(inflated_size(&file(&[7u8; 1000])).unwrap(), Some(1000));
-        assert_eq!(inflated_size(b"not a DICOM file").unwrap(), None);
+        assert_eq!(size(&file(&[7u8; 1000])).unwrap(), Some(1000));
+        assert_eq!(size(b"not a DICOM file").unwrap(), None);
         let mut explicit = file(&[7u8; 10]);
         let at = explicit.windows(UID.len()).position(|w| w == UID.as_bytes()).unwrap();
         explicit[at + UID.len() - 3..at + UID.len()].copy_from_slice(b"\0\0\0"); // 1.2.840.10008.1.2.1
-        assert_eq!(inflated_size(&explicit).unwrap(), None);
+        assert_eq!(size(&explicit).unwrap(), None);
     }
 
     #[test]
@@ -132,7 +138,7 @@ mod tests {
         }
         let f = file_of_stream(&z.finish().unwrap());
         assert!(f.len() < 4 << 20, "a small file: {} bytes", f.len());
-        let err = inflated_size(&f).unwrap_err().to_string();
+        let err = size(&f).unwrap_err().to_string();
         assert!(err.contains("inflates to more than 1088 MiB"), "{err}");
     }
 }

@@ -6,7 +6,9 @@
 //! where memory is limited). The whole file is in memory here, so a length that runs past the
 //! end of the file is known to be wrong before anything is read: [`check`] walks the data set's
 //! elements, nested sequences, items and Pixel Data fragments included, and rejects the file at
-//! the first such length, naming the element.
+//! the first such length, naming the element. The same walk is the one reader of the file's
+//! layout the decoders use: where the meta group says the data set starts, and where the
+//! top-level Pixel Data element's value lies ([`Layout`]).
 //!
 //! The walk reads headers as `dicom-encoding`'s decoders do (two bytes that are no VR are `UN`,
 //! with a 4-byte length) and only rejects what no reader could read. Where it cannot follow the
@@ -15,9 +17,13 @@
 
 use super::header::reject;
 use crate::error::InputError;
+use std::cell::Cell;
 
 /// Sequences nested deeper than this are not followed.
 const MAX_DEPTH: u32 = 32;
+
+/// The Pixel Data tag.
+const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 
 /// The undefined length (PS3.5 7.1.1).
 const UNDEFINED: u32 = u32::MAX;
@@ -30,11 +36,32 @@ const SHORT_VRS: [&[u8; 2]; 21] = [
 ];
 
 /// Where the file meta group says the data set starts, and its transfer syntax UID.
+#[derive(Debug)]
 pub struct Meta {
     /// Offset of the data set's first byte.
     pub data_set: usize,
     /// Transfer syntax UID (trailing padding removed).
     pub transfer_syntax: String,
+}
+
+/// What [`check`] read of a file's layout.
+#[derive(Debug, Default)]
+pub struct Layout {
+    /// The file meta group; `None` where `dicom-object` would fail to read it.
+    pub meta: Option<Meta>,
+    /// The top-level Pixel Data element, where it has a defined length and the walk reached it.
+    pub pixel_data: Option<PixelData>,
+}
+
+/// A top-level Pixel Data element of defined length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelData {
+    /// Its VR (`None` in implicit VR).
+    pub vr: Option<[u8; 2]>,
+    /// Offset of its value's first byte.
+    pub start: usize,
+    /// Offset just past its value (within the file).
+    pub end: usize,
 }
 
 /// A length that runs past the end of the file.
@@ -50,19 +77,22 @@ struct TooLong {
 type Walked = Result<Option<usize>, TooLong>;
 
 /// Check that no element, item or fragment of the Part 10 file `bytes` declares more bytes
-/// than the file holds after its header.
+/// than the file holds after its header, and return what the walk read of its layout.
 ///
 /// # Errors
 /// The first length that does, with its tag and offset.
-pub fn check(bytes: &[u8]) -> Result<(), InputError> {
-    let Some(meta) = meta(bytes)? else { return Ok(()) };
-    let walk = match meta.transfer_syntax.as_str() {
-        "1.2.840.10008.1.2" => Walk { bytes, explicit: false, big: false },
-        "1.2.840.10008.1.2.2" => Walk { bytes, explicit: true, big: true },
-        super::deflated::UID => return Ok(()), // measured by `deflated` instead
-        _ => Walk { bytes, explicit: true, big: false },
+pub fn check(bytes: &[u8]) -> Result<Layout, InputError> {
+    let Some(meta) = meta(bytes)? else { return Ok(Layout::default()) };
+    let (explicit, big) = match meta.transfer_syntax.as_str() {
+        "1.2.840.10008.1.2" => (false, false),
+        "1.2.840.10008.1.2.2" => (true, true),
+        // measured by `deflated` instead
+        super::deflated::UID => return Ok(Layout { meta: Some(meta), pixel_data: None }),
+        _ => (true, false),
     };
-    walk.elements(meta.data_set, bytes.len(), false, 0).map(|_| ()).map_err(|e| e.reject("data set"))
+    let walk = Walk { bytes, explicit, big, pixel_data: Cell::new(None) };
+    walk.elements(meta.data_set, bytes.len(), false, 0).map_err(|e| e.reject("data set"))?;
+    Ok(Layout { meta: Some(meta), pixel_data: walk.pixel_data.get() })
 }
 
 /// The file meta group of the Part 10 file `bytes`, read as `dicom-object` reads it: after
@@ -75,7 +105,7 @@ pub fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
     let Some(magic) = [132, 4].into_iter().find(|&m| bytes.get(m - 4..m) == Some(b"DICM")) else {
         return Ok(None); // not Part 10
     };
-    let walk = Walk { bytes, explicit: true, big: false };
+    let walk = Walk { bytes, explicit: true, big: false, pixel_data: Cell::new(None) };
     let Some(((0x0002, 0x0000), 4, value)) = walk.header(magic) else { return Ok(None) };
     let Some(length) = walk.u32(value) else { return Ok(None) };
     let (first, mut at) = (value + 4, value + 4);
@@ -108,6 +138,8 @@ struct Walk<'a> {
     bytes: &'a [u8],
     explicit: bool,
     big: bool,
+    /// The first top-level Pixel Data element of defined length it passed.
+    pixel_data: Cell<Option<PixelData>>,
 }
 
 impl Walk<'_> {
@@ -162,7 +194,7 @@ impl Walk<'_> {
             let vr = self.vr(at);
             if len == UNDEFINED {
                 let next = match vr {
-                    _ if tag == (0x7FE0, 0x0010) => self.items(value, end, false, depth + 1)?,
+                    _ if tag == PIXEL_DATA => self.items(value, end, false, depth + 1)?,
                     Some(b"SQ") | None => self.items(value, end, true, depth + 1)?,
                     _ => None, // UN of undefined length holds implicit VR: not followed
                 };
@@ -173,6 +205,11 @@ impl Walk<'_> {
             let next = self.fits(tag, at, len, value, end)?;
             if matches!(vr, Some(b"SQ")) {
                 self.items(value, next, true, depth + 1)?;
+            }
+            let top_level = depth == 0 && !in_item;
+            if top_level && tag == PIXEL_DATA && self.pixel_data.get().is_none() {
+                let vr = vr.and_then(|v| v.try_into().ok());
+                self.pixel_data.set(Some(PixelData { vr, start: value, end: next }));
             }
             at = next;
         }
@@ -261,9 +298,12 @@ mod tests {
             SEQ_END.to_vec(),
         ]
         .concat();
-        assert!(check(&file(&nested)).is_ok());
-        assert!(check(&file(&[rows(), el((0x7FE0, 0x10), b"OW", 4, &[0; 4])].concat())).is_ok());
-        assert!(check(b"not DICOM").is_ok());
+        // encapsulated Pixel Data (undefined length) is no native frame
+        assert_eq!(check(&file(&nested)).unwrap().pixel_data, None);
+        let native = file(&[rows(), el((0x7FE0, 0x10), b"OW", 4, &[0; 4])].concat());
+        let found = check(&native).unwrap().pixel_data;
+        assert_eq!(found, Some(PixelData { vr: Some(*b"OW"), start: native.len() - 4, end: native.len() }));
+        assert!(check(b"not DICOM").unwrap().meta.is_none());
     }
 
     #[test]

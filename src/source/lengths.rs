@@ -10,10 +10,11 @@
 //! layout the decoders use: where the meta group says the data set starts, and where the
 //! top-level Pixel Data element's value lies ([`Layout`]).
 //!
-//! The walk reads headers as `dicom-encoding`'s decoders do (two bytes that are no VR are `UN`,
-//! with a 4-byte length) and only rejects what no reader could read. Where it cannot follow the
-//! encoding (an undefined-length `UN`, nesting deeper than [`MAX_DEPTH`], a deflated data set) it
-//! stops checking and leaves the file to the parser, as before.
+//! The walk reads the file as `dicom-parser` does (two bytes that are no VR are `UN`, with a
+//! 4-byte length; an element of undefined length other than Pixel Data is a sequence of data
+//! sets in the file's encoding, whatever its VR) and only rejects what the parser could not read
+//! either. Where it cannot follow the file (no item where an item should be, nesting deeper than
+//! [`MAX_DEPTH`], a deflated data set) it stops checking and leaves the file to the parser.
 
 use super::header::reject;
 use crate::error::InputError;
@@ -101,7 +102,7 @@ pub fn check(bytes: &[u8]) -> Result<Layout, InputError> {
 ///
 /// # Errors
 /// A meta element whose length runs past the end of the file.
-pub fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
+fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
     let Some(magic) = [132, 4].into_iter().find(|&m| bytes.get(m - 4..m) == Some(b"DICM")) else {
         return Ok(None); // not Part 10
     };
@@ -193,12 +194,11 @@ impl Walk<'_> {
             }
             let vr = self.vr(at);
             if len == UNDEFINED {
-                let next = match vr {
-                    _ if tag == PIXEL_DATA => self.items(value, end, false, depth + 1)?,
-                    Some(b"SQ") | None => self.items(value, end, true, depth + 1)?,
-                    _ => None, // UN of undefined length holds implicit VR: not followed
-                };
-                let Some(next) = next else { return Ok(None) };
+                // Encapsulated Pixel Data holds fragments. `dicom-parser` reads every other
+                // element of undefined length as a sequence of data sets in the file's encoding,
+                // whatever its VR (an `UN` too, though the standard puts implicit VR in it).
+                let data_sets = tag != PIXEL_DATA;
+                let Some(next) = self.items(value, end, data_sets, depth + 1)? else { return Ok(None) };
                 at = next;
                 continue;
             }
@@ -325,13 +325,23 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_vr_is_read_as_un_and_an_undefined_length_un_is_left_to_the_parser() {
+    fn an_unknown_vr_is_read_as_un_and_an_undefined_length_un_as_a_sequence() {
         // two bytes that are no VR: a 4-byte length follows, as dicom-parser reads it
         let odd = [rows(), el((0x29, 0x1010), b"x1", 0xFFFF_FFF0, &[])].concat();
         assert!(check(&file(&odd)).unwrap_err().to_string().contains("element (0029,1010)"));
-        // UN of undefined length holds implicit VR: not followed, whatever comes after
+        // UN of undefined length: its items are read as the parser reads them (data sets in the
+        // file's encoding), so a length in them past the end of the file is a reject...
+        let un = |inner: Vec<u8>| [rows(), el((0x29, 0x1010), b"UN", UNDEFINED, &[]), item(UNDEFINED, &inner)].concat();
+        let bomb = un(el((0x29, 0x1011), b"OB", 0xFFFF_FFF0, &[0; 16]));
+        assert!(check(&file(&bomb)).unwrap_err().to_string().contains("element (0029,1011)"));
+        // ...a well-formed one is passed, and the walk goes on to the Pixel Data after it...
+        let tail = [ITEM_END.to_vec(), SEQ_END.to_vec(), el((0x7FE0, 0x10), b"OW", 4, &[0; 4])].concat();
+        let good = file(&[un(el((0x29, 0x1011), b"LO", 2, b"ab")), tail].concat());
+        assert_eq!(check(&good).unwrap().pixel_data.map(|p| p.end), Some(good.len()));
+        // ...and where it holds no items (implicit VR content, say) the walk stops: the parser
+        // would fail on it too, and says so
         let un = [rows(), el((0x29, 0x1010), b"UN", UNDEFINED, &[0xFF; 16])].concat();
-        assert!(check(&file(&un)).is_ok());
+        assert!(check(&file(&un)).unwrap().pixel_data.is_none());
     }
 
     #[test]

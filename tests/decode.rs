@@ -357,6 +357,54 @@ fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
     assert_eq!(&words[..], &values[..]);
 }
 
+/// A compressed frame whose own frame header declares another size than Rows and Columns is a
+/// reject naming both, before a codec sizes its output from it: a 900-byte lossless JPEG whose
+/// header said 16384 x 16384 under a 16 x 16 DICOM took 1.75 GB, a JPEG 2000 one 1.24 GB.
+#[test]
+fn codestream_declaring_another_frame_than_the_header_is_a_reject_before_decoding() {
+    use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+    let spec = Spec { pixels: None, ..Spec::gradient(16, 16) };
+    let jpeg = |marker: u8, rows: u16, cols: u16| -> Vec<u8> {
+        let mut s = vec![0xFF, 0xD8, 0xFF, marker, 0, 11, 16];
+        s.extend(rows.to_be_bytes());
+        s.extend(cols.to_be_bytes());
+        s.extend([1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 1, 0, 0, 0xFF, 0xD9]);
+        s
+    };
+    let j2k = |size: u32, components: u16| -> Vec<u8> {
+        let mut s = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for v in [size, size, 0, 0, size, size, 0, 0] {
+            s.extend(v.to_be_bytes());
+        }
+        s.extend(components.to_be_bytes());
+        s.extend([7, 1, 1, 0xFF, 0xD9, 0]);
+        s
+    };
+    let big = "16384x16384 (rows x columns), the header says 16x16";
+    let cases = [
+        ("1.2.840.10008.1.2.4.70", jpeg(0xC3, 16384, 16384), format!("the JPEG codestream is {big}")),
+        ("1.2.840.10008.1.2.4.57", jpeg(0xC3, 16, 9), "the JPEG codestream is 16x9".to_string()),
+        ("1.2.840.10008.1.2.4.80", jpeg(0xF7, 16384, 16384), format!("the JPEG codestream is {big}")),
+        ("1.2.840.10008.1.2.4.90", j2k(16384, 1), format!("the JPEG 2000 codestream is {big}")),
+        (
+            "1.2.840.10008.1.2.4.91",
+            j2k(16, 3),
+            "the JPEG 2000 codestream has 3 components, the header says SamplesPerPixel 1".into(),
+        ),
+        ("1.2.840.10008.1.2.4.201", j2k(16384, 1), format!("the JPEG 2000 codestream is {big}")),
+        (
+            "1.2.840.10008.1.2.4.81",
+            vec![0xFF, 0xD8, 0xFF, 0xD9],
+            "no frame header in the JPEG codestream of frame 0".into(),
+        ),
+    ];
+    for (ts, fragment, expected) in cases {
+        let file = encode_encapsulated(&spec, ts, fragment);
+        let err = decode_dicom(&file, &DecodeOptions::default()).unwrap_err().to_string();
+        assert!(err.contains(&expected) && err.contains(ts), "{ts}: {err}");
+    }
+}
+
 /// A Deflated Explicit VR Little Endian file whose data set inflates to far more than its header
 /// declares (a 16 x 16 image with 256 MiB of Pixel Data, a ~250 KB file) is a reject naming the
 /// sizes, before the parser inflates it into memory.

@@ -23,6 +23,7 @@
 //!   (smooth) chroma upsampling, as Pillow (libjpeg-turbo) applies them for pydicom;
 //! - one TurboJPEG instance per frame, destroyed on every path: no state shared between workers.
 
+use super::codestream::{matches_header, Declared};
 use super::decode::Decoded;
 use super::header::{reject, transfer_syntax_name, Header};
 use crate::error::InputError;
@@ -80,18 +81,12 @@ struct StreamInfo {
 
 /// The codestream must be the frame the DICOM header describes, in a precision it can hold.
 fn check(info: &StreamInfo, h: &Header) -> Result<(), String> {
-    if (info.width as i64, info.height as i64) != (h.cols as i64, h.rows as i64) {
-        return Err(format!(
-            "the JPEG codestream is {}x{} (rows x columns), the header says {}x{}",
-            info.height, info.width, h.rows, h.cols
-        ));
-    }
-    if info.components != h.samples_per_pixel as usize {
-        return Err(format!(
-            "the JPEG codestream has {} components, the header says SamplesPerPixel {}",
-            info.components, h.samples_per_pixel
-        ));
-    }
+    let declared = Declared {
+        width: u32::try_from(info.width).unwrap_or(0),
+        height: u32::try_from(info.height).unwrap_or(0),
+        components: u32::try_from(info.components).unwrap_or(u32::MAX),
+    };
+    matches_header("JPEG codestream", &declared, h)?;
     if info.lossless || !(2..=MAX_PRECISION).contains(&info.precision) {
         return Err(format!(
             "a {}{}-bit JPEG codestream, expected 8- or 12-bit lossy (DCT) JPEG",
@@ -195,7 +190,7 @@ impl Drop for Handle {
 /// The codestream of frame 0 (PS3.5 A.4): every fragment of a single-frame image (one frame may
 /// span fragments), the first fragment when there is one per frame, else the fragments before
 /// the Basic Offset Table's second entry or, without a table, up to the one ending in EOI.
-fn frame0<'a>(fragments: &'a [Vec<u8>], offsets: &[u32], frames: u32) -> Option<Cow<'a, [u8]>> {
+pub(super) fn frame0<'a>(fragments: &'a [Vec<u8>], offsets: &[u32], frames: u32) -> Option<Cow<'a, [u8]>> {
     let first = fragments.first()?;
     if fragments.len() == 1 || (frames > 1 && fragments.len() == frames as usize) {
         return Some(Cow::Borrowed(first));

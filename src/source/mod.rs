@@ -2,6 +2,7 @@
 
 pub mod annotations;
 pub mod check;
+mod codestream;
 mod colour;
 pub mod decode;
 mod deflated;

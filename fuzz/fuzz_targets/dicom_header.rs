@@ -1,8 +1,10 @@
 //! Fuzz the DICOM path with well-formed files whose technical attributes are arbitrary: the
 //! header checks, the modality and VOI transforms (values, LUT sequences, padding), colour and
 //! multi-frame policies, every resize filter and dtype, and masks from arbitrary vertices
-//! (NaN, infinities, far outside the image). Every file must give an image or a reject, never a
-//! panic. The `decode` target starts from raw bytes, which rarely get past the DICOM parser.
+//! (NaN, infinities, far outside the image), and compressed frames whose frame header declares
+//! any size for the codecs behind `dicom-pixeldata`. Every file must give an image or a reject,
+//! never a panic. The `decode` target starts from raw bytes, which rarely get past the DICOM
+//! parser.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -79,8 +81,67 @@ struct Spec {
     seed: u16,
     encapsulated: bool,
     transfer_syntax: u8,
+    /// A compressed frame: a frame header of this kind and size before the pixel bytes, in its
+    /// transfer syntax (replaces `transfer_syntax`).
+    codestream: Option<Codestream>,
     plan: PlanSpec,
     polygons: Vec<Option<Vec<(f64, f64)>>>,
+}
+
+/// A frame header for the codecs behind `dicom-pixeldata`: lossless JPEG (`SOF3`), JPEG-LS
+/// (`SOF55`) or JPEG 2000 (`SIZ`), declaring its own size, precision and components.
+#[derive(Debug, Arbitrary)]
+struct Codestream {
+    kind: u8,
+    rows: u16,
+    cols: u16,
+    precision: u8,
+    components: u8,
+}
+
+/// Transfer syntaxes of [`Codestream`] kinds.
+const CODESTREAM_SYNTAX: [&str; 4] =
+    ["1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.201"];
+
+impl Codestream {
+    fn syntax(&self) -> &'static str {
+        CODESTREAM_SYNTAX[usize::from(self.kind) % CODESTREAM_SYNTAX.len()]
+    }
+
+    /// The frame header; the rest of the stream is the fuzzer's bytes.
+    fn header(&self) -> Vec<u8> {
+        let n = self.components % 5;
+        let mut out = Vec::new();
+        let jpeg_marker = match self.kind % 4 {
+            0 => Some(0xC3),
+            1 => Some(0xF7),
+            _ => None,
+        };
+        if let Some(marker) = jpeg_marker {
+            out.extend([0xFF, 0xD8, 0xFF, marker]);
+            out.extend((8 + 3 * u16::from(n)).to_be_bytes());
+            out.push(self.precision);
+            out.extend(self.rows.to_be_bytes());
+            out.extend(self.cols.to_be_bytes());
+            out.push(n);
+            for c in 0..n {
+                out.extend([c + 1, 0x11, 0]);
+            }
+        } else {
+            out.extend([0xFF, 0x4F, 0xFF, 0x51]);
+            out.extend((38 + 3 * u16::from(n)).to_be_bytes());
+            out.extend([0, 0]);
+            let (w, h) = (u32::from(self.cols), u32::from(self.rows));
+            for v in [w, h, 0, 0, w, h, 0, 0] {
+                out.extend(v.to_be_bytes());
+            }
+            out.extend(u16::from(n).to_be_bytes());
+            for _ in 0..n {
+                out.extend([self.precision.wrapping_sub(1) & 0x9F, 1, 1]);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Arbitrary)]
@@ -207,8 +268,12 @@ fn file(s: &Spec) -> Option<Vec<u8>> {
             })
             .collect()
     });
-    let ts = TRANSFER_SYNTAX[usize::from(s.transfer_syntax) % TRANSFER_SYNTAX.len()];
-    if s.encapsulated || ts == uids::RLE_LOSSLESS {
+    let mut ts = TRANSFER_SYNTAX[usize::from(s.transfer_syntax) % TRANSFER_SYNTAX.len()];
+    if let Some(c) = &s.codestream {
+        ts = c.syntax();
+        pixels.splice(0..0, c.header());
+    }
+    if s.encapsulated || ts == uids::RLE_LOSSLESS || s.codestream.is_some() {
         pixels.resize(pixels.len() + pixels.len() % 2, 0);
         obj.put(DataElement::new(
             tags::PIXEL_DATA,

@@ -1,5 +1,5 @@
-//! The frame a compressed codestream declares, checked against the DICOM header before a codec
-//! decodes it.
+//! Compressed frames: frame 0's codestream in encapsulated Pixel Data ([`frame0`]), and the frame
+//! its header declares, checked against the DICOM header before a codec decodes it.
 //!
 //! The codecs behind `dicom-pixeldata` (`jpeg-decoder` for lossless JPEG, CharLS for JPEG-LS,
 //! OpenJPEG for JPEG 2000 and HTJ2K) size their output from the codestream's own frame header,
@@ -13,6 +13,7 @@
 
 use super::header::{reject, transfer_syntax_name, Header};
 use crate::error::InputError;
+use std::borrow::Cow;
 
 /// Which frame header a transfer syntax's codestreams carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +96,40 @@ pub fn matches_header(name: &str, d: &Declared, h: &Header) -> Result<(), String
     Ok(())
 }
 
+/// The codestream of frame 0 (PS3.5 A.4): every fragment of a single-frame image (one frame may
+/// span fragments), the first fragment when there is one per frame, else the fragments before
+/// the Basic Offset Table's second entry or, without a table, up to the one ending in EOI.
+pub fn frame0<'a>(fragments: &'a [Vec<u8>], offsets: &[u32], frames: u32) -> Option<Cow<'a, [u8]>> {
+    let first = fragments.first()?;
+    if fragments.len() == 1 || (frames > 1 && fragments.len() == frames as usize) {
+        return Some(Cow::Borrowed(first));
+    }
+    let take = if frames <= 1 {
+        fragments.len()
+    } else if let Some(&end) = offsets.get(1) {
+        // Offsets count each fragment's 8-byte item header.
+        let mut start = 0usize;
+        fragments
+            .iter()
+            .take_while(|f| {
+                let this = start;
+                start += f.len() + 8;
+                this < end as usize
+            })
+            .count()
+    } else {
+        fragments.iter().position(|f| ends_with_eoi(f)).map_or(fragments.len(), |i| i + 1)
+    };
+    Some(Cow::Owned(fragments[..take.max(1)].concat()))
+}
+
+/// Whether a fragment ends with the EOI marker (JPEG 2000's EOC is the same two bytes;
+/// fragments are padded to even length with 0).
+fn ends_with_eoi(f: &[u8]) -> bool {
+    let end = f.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    f[..end].ends_with(&[0xFF, 0xD9])
+}
+
 fn be16(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at + 2).map(|s| u32::from(u16::from_be_bytes([s[0], s[1]])))
 }
@@ -164,6 +199,22 @@ mod tests {
         }
         s.extend_from_slice(&components.to_be_bytes());
         s
+    }
+
+    #[test]
+    fn frame0_of_a_single_frame_image_joins_every_fragment() {
+        let f = vec![vec![1, 2], vec![3, 4], vec![0xFF, 0xD9]];
+        assert_eq!(frame0(&f, &[], 1).unwrap().as_ref(), &[1, 2, 3, 4, 0xFF, 0xD9]);
+    }
+
+    #[test]
+    fn frame0_of_a_multi_frame_image_follows_the_offset_table_or_eoi() {
+        let f = vec![vec![1, 2], vec![3, 0xFF, 0xD9, 0], vec![5, 6], vec![7, 0xFF, 0xD9, 0]];
+        assert_eq!(frame0(&f, &[0, 20], 2).unwrap().as_ref(), &[1, 2, 3, 0xFF, 0xD9, 0]);
+        assert_eq!(frame0(&f, &[0, 10], 2).unwrap().as_ref(), &[1, 2]);
+        assert_eq!(frame0(&f, &[], 2).unwrap().as_ref(), &[1, 2, 3, 0xFF, 0xD9, 0]);
+        assert_eq!(frame0(&f, &[], 4).unwrap().as_ref(), &[1, 2], "one fragment per frame");
+        assert!(frame0(&[], &[], 1).is_none());
     }
 
     #[test]

@@ -206,7 +206,7 @@ fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
     }
     if super::codestream::checks(&header.transfer_syntax) {
         let offsets = pixels.value().offset_table().unwrap_or_default();
-        if let Some(frame) = pixels.fragments().and_then(|f| super::jpeg::frame0(f, offsets, header.frames)) {
+        if let Some(frame) = pixels.fragments().and_then(|f| super::codestream::frame0(f, offsets, header.frames)) {
             super::codestream::check(&frame, header)?;
         }
     }

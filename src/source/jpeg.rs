@@ -23,11 +23,10 @@
 //!   (smooth) chroma upsampling, as Pillow (libjpeg-turbo) applies them for pydicom;
 //! - one TurboJPEG instance per frame, destroyed on every path: no state shared between workers.
 
-use super::codestream::{matches_header, Declared};
+use super::codestream::{frame0, matches_header, Declared};
 use super::decode::Decoded;
 use super::header::{reject, transfer_syntax_name, Header};
 use crate::error::InputError;
-use std::borrow::Cow;
 use std::ffi::{c_int, CStr};
 use turbojpeg_sys as tj;
 
@@ -187,58 +186,9 @@ impl Drop for Handle {
     }
 }
 
-/// The codestream of frame 0 (PS3.5 A.4): every fragment of a single-frame image (one frame may
-/// span fragments), the first fragment when there is one per frame, else the fragments before
-/// the Basic Offset Table's second entry or, without a table, up to the one ending in EOI.
-pub(super) fn frame0<'a>(fragments: &'a [Vec<u8>], offsets: &[u32], frames: u32) -> Option<Cow<'a, [u8]>> {
-    let first = fragments.first()?;
-    if fragments.len() == 1 || (frames > 1 && fragments.len() == frames as usize) {
-        return Some(Cow::Borrowed(first));
-    }
-    let take = if frames <= 1 {
-        fragments.len()
-    } else if let Some(&end) = offsets.get(1) {
-        // Offsets count each fragment's 8-byte item header.
-        let mut start = 0usize;
-        fragments
-            .iter()
-            .take_while(|f| {
-                let this = start;
-                start += f.len() + 8;
-                this < end as usize
-            })
-            .count()
-    } else {
-        fragments.iter().position(|f| ends_with_eoi(f)).map_or(fragments.len(), |i| i + 1)
-    };
-    Some(Cow::Owned(fragments[..take.max(1)].concat()))
-}
-
-/// Whether a fragment ends with the EOI marker (fragments are padded to even length with 0).
-fn ends_with_eoi(f: &[u8]) -> bool {
-    let end = f.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    f[..end].ends_with(&[0xFF, 0xD9])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn frame0_of_a_single_frame_image_joins_every_fragment() {
-        let f = vec![vec![1, 2], vec![3, 4], vec![0xFF, 0xD9]];
-        assert_eq!(frame0(&f, &[], 1).unwrap().as_ref(), &[1, 2, 3, 4, 0xFF, 0xD9]);
-    }
-
-    #[test]
-    fn frame0_of_a_multi_frame_image_follows_the_offset_table_or_eoi() {
-        let f = vec![vec![1, 2], vec![3, 0xFF, 0xD9, 0], vec![5, 6], vec![7, 0xFF, 0xD9, 0]];
-        assert_eq!(frame0(&f, &[0, 20], 2).unwrap().as_ref(), &[1, 2, 3, 0xFF, 0xD9, 0]);
-        assert_eq!(frame0(&f, &[0, 10], 2).unwrap().as_ref(), &[1, 2]);
-        assert_eq!(frame0(&f, &[], 2).unwrap().as_ref(), &[1, 2, 3, 0xFF, 0xD9, 0]);
-        assert_eq!(frame0(&f, &[], 4).unwrap().as_ref(), &[1, 2], "one fragment per frame");
-        assert!(frame0(&[], &[], 1).is_none());
-    }
 
     #[test]
     fn a_stream_that_is_not_jpeg_is_an_error_not_a_crash() {

@@ -405,6 +405,22 @@ fn codestream_declaring_another_frame_than_the_header_is_a_reject_before_decodin
     }
 }
 
+/// A binary value whose length is no whole number of values is a reject naming it. Written as a
+/// 2-byte `FL`, Pixel Representation made `dicom-parser` read no value, then the next element's
+/// header 2 bytes early: a 658-byte file (found by the `decode` fuzz target) read a 4 GiB length
+/// there and took 4.2 GB of memory.
+#[test]
+fn a_value_split_mid_number_is_a_reject_before_the_parser_reads_out_of_step() {
+    use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+    let mut file = encode_with(&Spec::gradient(16, 16), vec![]);
+    let us = [0x28, 0x00, 0x03, 0x01, b'U', b'S', 2, 0];
+    let at = file.windows(us.len()).position(|w| w == us).expect("Pixel Representation as US");
+    file[at + 4..at + 6].copy_from_slice(b"FL");
+    let err = decode_dicom(&file, &DecodeOptions::default()).unwrap_err().to_string();
+    let expected = format!("element (0028,0103) at byte {at} is FL of 2 bytes, not a whole number of 4-byte values");
+    assert!(err.contains(&expected), "{err}");
+}
+
 /// A Deflated Explicit VR Little Endian file whose data set inflates to far more than its header
 /// declares (a 16 x 16 image with 256 MiB of Pixel Data, a ~250 KB file) is a reject naming the
 /// sizes, before the parser inflates it into memory.

@@ -10,21 +10,39 @@
 //! layout the decoders use: where the meta group says the data set starts, and where the
 //! top-level Pixel Data element's value lies ([`Layout`]).
 //!
-//! The walk reads the file as `dicom-parser` does (two bytes that are no VR are `UN`, with a
-//! 4-byte length; an element of undefined length other than Pixel Data is a sequence of data
-//! sets in the file's encoding, whatever its VR) and only rejects what the parser could not read
-//! either. Where it cannot follow the file (no item where an item should be, nesting deeper than
-//! [`MAX_DEPTH`], a deflated data set) it stops checking and leaves the file to the parser.
+//! The walk reads the file as `dicom-parser` 0.10 does, and goes where it goes:
+//! - two bytes that are no VR are `UN`, with a 4-byte length; in implicit VR an element's VR is
+//!   the standard dictionary's (so a sequence of defined length is walked there too);
+//! - an element of undefined length other than Pixel Data is a sequence of data sets in the
+//!   file's encoding, whatever its VR;
+//! - an item delimitation item ends the item holding it, whatever that item's length, and is
+//!   skipped outside any sequence.
+//!
+//! Besides lengths past the end of the file, it rejects two things the parser reads but cannot
+//! read right: a binary value split mid-number (`FL` of 2 bytes: the parser reads the whole
+//! numbers only, then the rest of the file out of step, where a 658-byte file declared 4 GiB), and
+//! sequences nested deeper than [`MAX_DEPTH`]. Where the parser fails on the file (no item where
+//! an item should be, a header cut short), the walk stops: nothing after that is read. A deflated
+//! data set is measured by `deflated` instead.
 
 use super::header::reject;
 use crate::error::InputError;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntryRef, VirtualVr};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
 use std::cell::Cell;
 
-/// Sequences nested deeper than this are not followed.
+/// Sequences nested deeper than this are a reject (real files nest a handful of levels).
 const MAX_DEPTH: u32 = 32;
 
 /// The Pixel Data tag.
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+
+/// Pixel Representation (0028,0103).
+const PIXEL_REPRESENTATION: (u16, u16) = (0x0028, 0x0103);
+
+/// The item delimitation item's tag.
+const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
 
 /// The undefined length (PS3.5 7.1.1).
 const UNDEFINED: u32 = u32::MAX;
@@ -65,23 +83,35 @@ pub struct PixelData {
     pub end: usize,
 }
 
-/// A length that runs past the end of the file.
-struct TooLong {
+/// A length the parser would act on wrongly, with the element's tag and offset.
+struct Bad {
     tag: (u16, u16),
     at: usize,
-    declared: u32,
-    left: usize,
+    why: Why,
 }
 
-/// Where a walk got to: the position after what it walked, or `None` where it could not
-/// follow the encoding (nothing after that is checked).
-type Walked = Result<Option<usize>, TooLong>;
+/// What is wrong with the length.
+enum Why {
+    /// It runs past the end of the file (or of the item holding it): `left` bytes are there.
+    TooLong { declared: u32, left: usize },
+    /// A binary value whose length is no whole number of values. `dicom-parser` reads the whole
+    /// values only and counts the rest as read, so it reads everything after it out of step
+    /// (a 2-byte `FL` made it read a 4 GiB length out of the next element's bytes).
+    Split { vr: VR, declared: u32, size: u32 },
+    /// Sequences nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
 
-/// Check that no element, item or fragment of the Part 10 file `bytes` declares more bytes
-/// than the file holds after its header, and return what the walk read of its layout.
+/// Where a walk got to: the position after what it walked, or `None` where `dicom-parser`
+/// fails on the file there (nothing after that is read, so nothing after it is checked).
+type Walked = Result<Option<usize>, Bad>;
+
+/// Check that `dicom-parser` can read the Part 10 file `bytes` without acting on a length the
+/// file cannot hold, and return what the walk read of its layout.
 ///
 /// # Errors
-/// The first length that does, with its tag and offset.
+/// The first length that runs past the end of the file, or that the parser would read out of
+/// step, with its tag and offset; or sequences nested deeper than [`MAX_DEPTH`].
 pub fn check(bytes: &[u8]) -> Result<Layout, InputError> {
     let Some(meta) = meta(bytes)? else { return Ok(Layout::default()) };
     let (explicit, big) = match meta.transfer_syntax.as_str() {
@@ -91,7 +121,7 @@ pub fn check(bytes: &[u8]) -> Result<Layout, InputError> {
         super::deflated::UID => return Ok(Layout { meta: Some(meta), pixel_data: None }),
         _ => (true, false),
     };
-    let walk = Walk { bytes, explicit, big, pixel_data: Cell::new(None) };
+    let walk = Walk::new(bytes, explicit, big);
     walk.elements(meta.data_set, bytes.len(), false, 0).map_err(|e| e.reject("data set"))?;
     Ok(Layout { meta: Some(meta), pixel_data: walk.pixel_data.get() })
 }
@@ -106,7 +136,7 @@ fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
     let Some(magic) = [132, 4].into_iter().find(|&m| bytes.get(m - 4..m) == Some(b"DICM")) else {
         return Ok(None); // not Part 10
     };
-    let walk = Walk { bytes, explicit: true, big: false, pixel_data: Cell::new(None) };
+    let walk = Walk::new(bytes, true, false);
     let Some(((0x0002, 0x0000), 4, value)) = walk.header(magic) else { return Ok(None) };
     let Some(length) = walk.u32(value) else { return Ok(None) };
     let (first, mut at) = (value + 4, value + 4);
@@ -123,15 +153,37 @@ fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
     Ok(Some(Meta { data_set: at, transfer_syntax }))
 }
 
-impl TooLong {
+impl Bad {
     fn reject(&self, part: &str) -> InputError {
-        let (g, e) = self.tag;
-        reject(format!(
-            "{part}: element ({g:04X},{e:04X}) at byte {} declares {} bytes, but the file has {} bytes after it \
-             (truncated, corrupt, or not encoded as its transfer syntax says)",
-            self.at, self.declared, self.left
-        ))
+        let ((g, e), at) = (self.tag, self.at);
+        let what = match &self.why {
+            Why::TooLong { declared, left } => format!(
+                "declares {declared} bytes, but the file has {left} bytes after it \
+                 (truncated, corrupt, or not encoded as its transfer syntax says)"
+            ),
+            Why::Split { vr, declared, size } => format!(
+                "is {vr} of {declared} bytes, not a whole number of {size}-byte values \
+                 (corrupt, or not encoded as its transfer syntax says; the rest of the file cannot be read in step)"
+            ),
+            Why::TooDeep => format!("opens a sequence nested deeper than {MAX_DEPTH} levels"),
+        };
+        reject(format!("{part}: element ({g:04X},{e:04X}) at byte {at} {what}"))
     }
+}
+
+/// Bytes in one value of the VRs `dicom-parser` reads as binary numbers; 1 for the others.
+fn value_size(vr: VR) -> u32 {
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::AT | VR::FL | VR::OF | VR::SL | VR::OL | VR::UL => 4,
+        VR::FD | VR::OD | VR::SV | VR::OV | VR::UV => 8,
+        _ => 1,
+    }
+}
+
+/// The standard dictionary's entry for `tag`, as `dicom-parser` looks it up.
+fn dictionary(tag: (u16, u16)) -> Option<&'static DataDictionaryEntryRef<'static>> {
+    StandardDataDictionary.by_tag(Tag(tag.0, tag.1))
 }
 
 /// One encoding's walk over `bytes`.
@@ -141,9 +193,16 @@ struct Walk<'a> {
     big: bool,
     /// The first top-level Pixel Data element of defined length it passed.
     pixel_data: Cell<Option<PixelData>>,
+    /// Pixel Representation as the parser last read it: where it says signed, the parser reads
+    /// elements whose dictionary VR is "US or SS" as `SS`, whatever their header says.
+    signed: Cell<Option<bool>>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    fn new(bytes: &'a [u8], explicit: bool, big: bool) -> Self {
+        Walk { bytes, explicit, big, pixel_data: Cell::new(None), signed: Cell::new(None) }
+    }
+
     fn u16(&self, at: usize) -> Option<u16> {
         let b: [u8; 2] = self.bytes.get(at..at + 2)?.try_into().ok()?;
         Some(if self.big { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
@@ -170,45 +229,89 @@ impl Walk<'_> {
     }
 
     /// The end of a value of `len` bytes at `value`, if it ends by `end`.
-    fn fits(&self, tag: (u16, u16), at: usize, len: u32, value: usize, end: usize) -> Result<usize, TooLong> {
+    fn fits(&self, tag: (u16, u16), at: usize, len: u32, value: usize, end: usize) -> Result<usize, Bad> {
         let left = end.saturating_sub(value);
         if len as usize > left {
-            return Err(TooLong { tag, at, declared: len, left });
+            return Err(Bad { tag, at, why: Why::TooLong { declared: len, left } });
         }
         Ok(value + len as usize)
     }
 
-    fn vr(&self, at: usize) -> Option<&[u8]> {
-        self.explicit.then(|| self.bytes.get(at + 4..at + 6)).flatten()
+    /// The VR bytes of the element at `at` (`None` in implicit VR).
+    fn raw_vr(&self, tag: (u16, u16), at: usize) -> Option<[u8; 2]> {
+        (self.explicit && tag.0 != 0xFFFE).then(|| self.bytes.get(at + 4..at + 6)?.try_into().ok()).flatten()
     }
 
-    /// Elements from `at` to `end`, or (`in_item`) to an item delimitation item.
-    fn elements(&self, mut at: usize, end: usize, in_item: bool, depth: u32) -> Walked {
-        if depth > MAX_DEPTH {
-            return Ok(None);
+    /// The VR `dicom-parser` reads the element at `at` with: its header's (`UN` where that is
+    /// no VR), or in implicit VR the standard dictionary's; then `SS` for a "US or SS" element
+    /// once Pixel Representation said signed.
+    fn vr(&self, tag: (u16, u16), at: usize) -> VR {
+        let vr = match self.raw_vr(tag, at) {
+            Some(raw) => VR::from_binary(raw).unwrap_or(VR::UN),
+            None if tag.0 == 0xFFFE && self.explicit => VR::UN,
+            None if tag == PIXEL_DATA || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) => VR::OW,
+            None => dictionary(tag).map_or(VR::UN, |e| e.vr.relaxed()),
+        };
+        let xs = || dictionary(tag).is_some_and(|e| e.vr == VirtualVr::Xs);
+        if self.signed.get() == Some(true) && xs() {
+            VR::SS
+        } else {
+            vr
         }
+    }
+
+    /// Check a value of defined length the parser reads as a whole (not a sequence), and note
+    /// Pixel Representation as the parser does. A binary value split mid-value is a reject,
+    /// except as the file's last element (nothing is read after it).
+    fn value(&self, tag: (u16, u16), at: usize, vr: VR, len: u32, value: usize) -> Result<(), Bad> {
+        let size = value_size(vr);
+        let last = value + len as usize == self.bytes.len();
+        if !len.is_multiple_of(size) && !last {
+            return Err(Bad { tag, at, why: Why::Split { vr, declared: len, size } });
+        }
+        if tag == PIXEL_REPRESENTATION && matches!(vr, VR::US | VR::OW) && len > 0 {
+            self.signed.set(self.u16(value).filter(|_| len >= 2).map(|v| v != 0));
+        }
+        Ok(())
+    }
+
+    /// Elements from `at` to `end` (the data set, or an item of defined length), or (`in_item`)
+    /// to an item delimitation item; the position after them.
+    fn elements(&self, mut at: usize, end: usize, in_item: bool, depth: u32) -> Walked {
         while at < end {
             let Some((tag, len, value)) = self.header(at) else { return Ok(None) };
-            if tag.0 == 0xFFFE {
-                return Ok((in_item && tag.1 == 0xE00D).then_some(value));
+            if tag == ITEM_END {
+                // the end of the item holding it, whatever its length; ignored outside any
+                if depth > 0 {
+                    return Ok(Some(value));
+                }
+                at = value;
+                continue;
             }
-            let vr = self.vr(at);
+            let vr = self.vr(tag, at);
             if len == UNDEFINED {
                 // Encapsulated Pixel Data holds fragments. `dicom-parser` reads every other
                 // element of undefined length as a sequence of data sets in the file's encoding,
                 // whatever its VR (an `UN` too, though the standard puts implicit VR in it).
-                let data_sets = tag != PIXEL_DATA;
-                let Some(next) = self.items(value, end, data_sets, depth + 1)? else { return Ok(None) };
+                let data_sets = tag != PIXEL_DATA || vr == VR::SQ;
+                let Some(next) = self.items(at, value, end, data_sets, depth + 1)? else { return Ok(None) };
                 at = next;
                 continue;
             }
             let next = self.fits(tag, at, len, value, end)?;
-            if matches!(vr, Some(b"SQ")) {
-                self.items(value, next, true, depth + 1)?;
+            if vr == VR::SQ {
+                // a sequence delimitation item ends it early, and the parser goes on there; past
+                // its end, the parser fails
+                let Some(after) = self.items(at, value, next, true, depth + 1)?.filter(|&a| a <= next) else {
+                    return Ok(None);
+                };
+                at = after;
+                continue;
+            } else {
+                self.value(tag, at, vr, len, value)?;
             }
-            let top_level = depth == 0 && !in_item;
-            if top_level && tag == PIXEL_DATA && self.pixel_data.get().is_none() {
-                let vr = vr.and_then(|v| v.try_into().ok());
+            if depth == 0 && tag == PIXEL_DATA && self.pixel_data.get().is_none() {
+                let vr = self.raw_vr(tag, at);
                 self.pixel_data.set(Some(PixelData { vr, start: value, end: next }));
             }
             at = next;
@@ -216,9 +319,14 @@ impl Walk<'_> {
         Ok((!in_item).then_some(at))
     }
 
-    /// Items from `at` to `end` or to a sequence delimitation item; their contents are data
-    /// sets when `data_sets`, else fragments (encapsulated Pixel Data).
-    fn items(&self, mut at: usize, end: usize, data_sets: bool, depth: u32) -> Walked {
+    /// Items of the sequence whose header is at `head`, from `at` to `end` or to a sequence
+    /// delimitation item; their contents are data sets when `data_sets`, else fragments
+    /// (encapsulated Pixel Data). The position after them.
+    fn items(&self, head: usize, mut at: usize, end: usize, data_sets: bool, depth: u32) -> Walked {
+        if depth > MAX_DEPTH {
+            let tag = (self.u16(head).unwrap_or(0), self.u16(head + 2).unwrap_or(0));
+            return Err(Bad { tag, at: head, why: Why::TooDeep });
+        }
         while at < end {
             let (Some(tag), Some(len)) = ((self.u16(at).zip(self.u16(at + 2))), self.u32(at + 4)) else {
                 return Ok(None);
@@ -233,9 +341,12 @@ impl Walk<'_> {
                 (0xFFFE, 0xE000) if len != UNDEFINED => {
                     let next = self.fits(tag, at, len, value, end)?;
                     if data_sets {
-                        self.elements(value, next, false, depth)?;
+                        // an item delimitation item ends it early, and the sequence goes on there
+                        let Some(after) = self.elements(value, next, false, depth)? else { return Ok(None) };
+                        at = after;
+                    } else {
+                        at = next;
                     }
-                    at = next;
                 }
                 _ => return Ok(None),
             }
@@ -268,9 +379,19 @@ mod tests {
     const ITEM_END: [u8; 8] = [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0];
     const SEQ_END: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
 
+    /// An implicit VR element.
+    fn imp(tag: (u16, u16), len: u32, value: &[u8]) -> Vec<u8> {
+        [&tag.0.to_le_bytes()[..], &tag.1.to_le_bytes(), &len.to_le_bytes(), value].concat()
+    }
+
     /// Preamble, `DICM`, a meta group of the transfer syntax only, then `data_set`.
     fn file(data_set: &[u8]) -> Vec<u8> {
-        let meta = el((2, 0x10), b"UI", 20, b"1.2.840.10008.1.2.1\0");
+        file_in(b"1.2.840.10008.1.2.1\0", data_set)
+    }
+
+    /// [`file`] in transfer syntax `uid` (even length, padded).
+    fn file_in(uid: &[u8], data_set: &[u8]) -> Vec<u8> {
+        let meta = el((2, 0x10), b"UI", uid.len() as u32, uid);
         let mut out = vec![0u8; 128];
         out.extend_from_slice(b"DICM");
         out.extend(el((2, 0), b"UL", 4, &(meta.len() as u32).to_le_bytes()));
@@ -355,5 +476,77 @@ mod tests {
         assert!(err.contains("File Meta Information: element (0002,0002) at byte 20 declares 65535 bytes"), "{err}");
         let m = meta(&file(&rows())).unwrap().unwrap();
         assert_eq!((m.data_set, m.transfer_syntax.as_str()), (172, "1.2.840.10008.1.2.1"));
+    }
+
+    #[test]
+    fn a_binary_value_split_mid_value_is_a_reject_unless_nothing_follows_it() {
+        // a 2-byte FL: dicom-parser reads no value from it, then the next header 2 bytes early
+        let split = [rows(), el((0x28, 0x103), b"FL", 2, &[0, 0]), el((0x7FE0, 0x10), b"OW", 4, &[0; 4])].concat();
+        let err = check(&file(&split)).unwrap_err().to_string();
+        let expected = "element (0028,0103) at byte 182 is FL of 2 bytes, not a whole number of 4-byte values";
+        assert!(err.contains(expected), "{err}");
+        // in an item too
+        let nested = [
+            el((0x28, 0x3000), b"SQ", UNDEFINED, &[]),
+            item(UNDEFINED, &el((0x28, 0x3002), b"US", 3, &[0; 3])),
+            ITEM_END.to_vec(),
+            SEQ_END.to_vec(),
+        ]
+        .concat();
+        let err = check(&file(&nested)).unwrap_err().to_string();
+        assert!(err.contains("element (0028,3002)") && err.contains("is US of 3 bytes"), "{err}");
+        // the file's last element: nothing is read after it (odd-length OW Pixel Data, say)
+        let last = file(&[rows(), el((0x7FE0, 0x10), b"OW", 5, &[0; 5])].concat());
+        assert_eq!(check(&last).unwrap().pixel_data.map(|p| p.end), Some(last.len()));
+    }
+
+    #[test]
+    fn implicit_vr_is_read_with_the_dictionarys_vrs() {
+        const IMPLICIT: &[u8] = b"1.2.840.10008.1.2\0";
+        // Pixel Representation is US in the dictionary: 3 bytes split a value
+        let split = [imp((0x28, 0x103), 3, &[0; 3]), imp((0x28, 0x10), 2, &[16, 0])].concat();
+        let err = check(&file_in(IMPLICIT, &split)).unwrap_err().to_string();
+        assert!(err.contains("element (0028,0103)") && err.contains("is US of 3 bytes"), "{err}");
+        // Modality LUT Sequence is SQ in the dictionary: the items of a defined length are walked
+        let inner = imp((0x28, 0x3006), 1 << 30, &[0; 8]);
+        let seq = [imp((0x28, 0x3000), inner.len() as u32 + 8, &[]), item(inner.len() as u32, &inner)].concat();
+        let err = check(&file_in(IMPLICIT, &seq)).unwrap_err().to_string();
+        assert!(err.contains("element (0028,3006)") && err.contains("declares 1073741824 bytes"), "{err}");
+        // Pixel Data is OW there, and found
+        let native = file_in(IMPLICIT, &[imp((0x28, 0x10), 2, &[16, 0]), imp((0x7FE0, 0x10), 4, &[0; 4])].concat());
+        let found = check(&native).unwrap().pixel_data;
+        assert_eq!(found, Some(PixelData { vr: None, start: native.len() - 4, end: native.len() }));
+    }
+
+    #[test]
+    fn signed_pixel_representation_makes_us_or_ss_elements_ss_as_the_parser_reads_them() {
+        // Smallest Image Pixel Value (US or SS) written as OB of 3 bytes: whole bytes while
+        // unsigned, a split SS once Pixel Representation says signed
+        let smallest = el((0x28, 0x106), b"OB", 3, &[0; 3]);
+        let pr = |v: u16| el((0x28, 0x103), b"US", 2, &v.to_le_bytes());
+        let tail = el((0x7FE0, 0x10), b"OW", 4, &[0; 4]);
+        assert!(check(&file(&[pr(0), smallest.clone(), tail.clone()].concat())).is_ok());
+        let err = check(&file(&[pr(1), smallest, tail].concat())).unwrap_err().to_string();
+        assert!(err.contains("element (0028,0106)") && err.contains("is SS of 3 bytes"), "{err}");
+    }
+
+    #[test]
+    fn item_delimiters_and_deep_nesting_are_read_as_the_parser_reads_them() {
+        let bomb = || el((0x29, 0x1010), b"OB", 0xFFFF_FFF0, &[0; 8]);
+        // outside any sequence the parser skips it, and reads on
+        let stray = [rows(), ITEM_END.to_vec(), bomb()].concat();
+        assert!(check(&file(&stray)).unwrap_err().to_string().contains("element (0029,1010)"));
+        // in an item of defined length it ends the item, and the sequence goes on after it
+        let rest = [ITEM_END.to_vec(), item(UNDEFINED, &bomb())].concat();
+        let early = [el((0x28, 0x3000), b"SQ", UNDEFINED, &[]), item(rest.len() as u32, &rest)].concat();
+        assert!(check(&file(&early)).unwrap_err().to_string().contains("element (0029,1010)"));
+        // 32 levels of sequences are walked, 33 are a reject
+        let nest = |levels: usize| {
+            let level = [el((0x28, 0x3000), b"SQ", UNDEFINED, &[]), item(UNDEFINED, &[])].concat();
+            file(&level.repeat(levels))
+        };
+        assert!(check(&nest(32)).is_ok());
+        let err = check(&nest(33)).unwrap_err().to_string();
+        assert!(err.contains("element (0028,3000)") && err.contains("nested deeper than 32 levels"), "{err}");
     }
 }

@@ -405,6 +405,25 @@ fn codestream_declaring_another_frame_than_the_header_is_a_reject_before_decodin
     }
 }
 
+/// A JPEG 2000 frame compressed far past 64:1 decodes to its samples: `dicom-pixeldata`'s
+/// adapter refuses such frames of 16 MiB or more ("Could not allocate frame"), which made a
+/// CXR-sized file written by `gdcmconv --j2k --lossy -r 100` a reject although pydicom decodes it.
+/// The fixture is 3,866 bytes for 18 MB of samples, each its row index (tests/data/README.md).
+#[test]
+fn jpeg_2000_compressed_past_64_to_1_decodes_to_its_samples() {
+    use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+    use cxrshard::source::image::Samples;
+    let codestream = include_bytes!("data/rows-3000x3000.j2k").to_vec();
+    let spec = Spec { pixels: None, ..Spec::gradient(3000, 3000) };
+    for ts in ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"] {
+        let file = encode_encapsulated(&spec, ts, codestream.clone());
+        let decoded = decode_dicom(&file, &DecodeOptions::default()).unwrap_or_else(|e| panic!("{ts}: {e}"));
+        let Samples::U16(words) = &decoded.samples else { panic!("16-bit samples") };
+        assert_eq!(words.len(), 3000 * 3000);
+        assert!(words.chunks(3000).enumerate().all(|(row, r)| r.iter().all(|&v| usize::from(v) == row)), "{ts}");
+    }
+}
+
 /// A binary value whose length is no whole number of values is a reject naming it. Written as a
 /// 2-byte `FL`, Pixel Representation made `dicom-parser` read no value, then the next element's
 /// header 2 bytes early: a 658-byte file (found by the `decode` fuzz target) read a 4 GiB length

@@ -55,6 +55,11 @@ pub fn checks(uid: &str) -> bool {
     family(uid).is_some()
 }
 
+/// Whether transfer syntax `uid` is JPEG 2000 or HTJ2K (the same codec, `openjp2`).
+pub fn is_jpeg2000(uid: &str) -> bool {
+    family(uid) == Some(Family::Jpeg2000)
+}
+
 fn family(uid: &str) -> Option<Family> {
     CHECKED.iter().find(|(u, _)| *u == uid).map(|&(_, f)| f)
 }

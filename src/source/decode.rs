@@ -138,7 +138,7 @@ fn stored_samples(
             samples_from_bytes(&d.data, header, Endian::Native)?
         }
     };
-    if JPEG_2000.contains(&header.transfer_syntax.as_str()) {
+    if super::codestream::is_jpeg2000(&header.transfer_syntax) {
         bits_stored = j2k_bits(&samples, header);
     }
     Ok((samples, bits_stored))
@@ -183,7 +183,8 @@ pub(super) struct Decoded {
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
 /// The general path: parse the whole file and decode frame 0 with the transfer syntax's codec,
-/// libjpeg-turbo for lossy JPEG, `dicom-pixeldata` for everything else.
+/// libjpeg-turbo for lossy JPEG, `openjp2` for JPEG 2000 and HTJ2K (`jpeg2000`), `dicom-pixeldata`
+/// for everything else.
 fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
     let ts = transfer_syntax_name(&header.transfer_syntax);
     let obj = OpenFileOptions::new()
@@ -208,6 +209,9 @@ fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
         let offsets = pixels.value().offset_table().unwrap_or_default();
         if let Some(frame) = pixels.fragments().and_then(|f| super::codestream::frame0(f, offsets, header.frames)) {
             super::codestream::check(&frame, header)?;
+            if super::codestream::is_jpeg2000(&header.transfer_syntax) {
+                return super::jpeg2000::decode(&frame, header);
+            }
         }
     }
     decode_with_pixeldata(&obj, header)
@@ -276,10 +280,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-const JPEG_2000: [&str; 4] =
-    ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93"];
-
-/// How many low bits of a JPEG 2000 sample are the value. The codec writes each component's
+/// How many low bits of a JPEG 2000 (or HTJ2K) sample are the value. The codec writes each component's
 /// integers at the full allocated width (sign-extended when the codestream is signed), and a lossy
 /// reconstruction may overshoot `BitsStored`, so those values are taken whole, as pydicom does.
 /// A codestream that says unsigned while PixelRepresentation says signed (seen in the wild:

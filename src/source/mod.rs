@@ -9,6 +9,7 @@ mod deflated;
 pub mod header;
 pub mod image;
 mod jpeg;
+mod jpeg2000;
 mod lengths;
 mod png;
 

@@ -5,8 +5,9 @@ within 1 grey level, and lossless files reproduce pydicom's `pixel_array` exactl
 Inputs: every DICOM shipped in pydicom's wheel (data/test_files; nothing is downloaded), and
 CXR-sized files made from `cxrshard synth` output plus variants written here (8-bit, signed,
 VOI LUT Sequence, Modality LUT Sequence, Presentation LUT Shape INVERSE, pixel padding),
-re-encoded by dcmtk (dcmconv, dcmcjpeg incl. 12-bit JPEG Extended, dcmcjpls, dcmcrle) and GDCM
-(gdcmconv --j2k).
+re-encoded by dcmtk (dcmconv, dcmcjpeg incl. 12-bit JPEG Extended, dcmcjpls, dcmcrle), GDCM
+(gdcmconv --j2k, lossless, 10:1 and 100:1) and OpenJPH through imagecodecs (HTJ2K, lossless and
+lossy; neither dcmtk nor GDCM writes it).
 
 pydicom's decoding plugin is pinned for lossy JPEG (see `reference_plugin`): cxrshard decodes it
 with libjpeg-turbo, and so does pydicom's Pillow plugin, so 8-bit lossy JPEG must match exactly.
@@ -20,17 +21,21 @@ import glob
 import os
 import subprocess
 
+import imagecodecs
 import numpy as np
 import pydicom
+from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+from pydicom.uid import UID
 
 from checks import fail, finish
 
 LOSSLESS = {
     "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
     "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
 }
+HTJ2K_LOSSLESS, HTJ2K = "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.203"
 JPEG_LOSSY = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
 # pydicom's plugins cannot decode these (pylibjpeg rejects the scan header's spectral parameters,
 # which sequential JPEG ignores; libjpeg-turbo and GDCM only warn): GDCM's decode is the reference.
@@ -307,7 +312,24 @@ def save(ds, work, name):
     return path
 
 
-ENCODERS = [  # label, command (in, out), lossless, applies to (label filter)
+def htj2k(lossless):
+    """An encoder writing every frame as one HTJ2K codestream (OpenJPH through imagecodecs):
+    reversible into HTJ2K Lossless Only, irreversible (9/7 wavelet) into HTJ2K."""
+    def encode(src, out):
+        ds = pydicom.dcmread(src)
+        a = ds.pixel_array
+        frames = a if int(ds.get("NumberOfFrames", 1) or 1) > 1 else a[None]
+        options = {} if lossless else {"reversible": False}
+        ds.PixelData = encapsulate([imagecodecs.htj2k_encode(np.ascontiguousarray(f), **options) for f in frames])
+        ds["PixelData"].VR = "OB"
+        ds.file_meta.TransferSyntaxUID = UID(HTJ2K_LOSSLESS if lossless else HTJ2K)
+        if not lossless:
+            ds.LossyImageCompression = "01"
+        ds.save_as(out, enforce_file_format=True)
+    return encode
+
+
+ENCODERS = [  # label, command (in, out) or Python encoder, lossless, applies to (label filter)
     ("implicit VR LE (dcmconv +ti)", ["dcmconv", "+ti"], True, None),
     ("explicit VR big endian (dcmconv +tb)", ["dcmconv", "+tb"], True, None),
     ("deflated explicit VR LE (dcmconv +td)", ["dcmconv", "+td"], True, None),
@@ -321,6 +343,11 @@ ENCODERS = [  # label, command (in, out), lossless, applies to (label filter)
     ("RLE lossless (dcmcrle)", ["dcmcrle"], True, None),
     ("JPEG 2000 lossless (gdcmconv --j2k)", ["gdcmconv", "--j2k"], True, None),
     ("JPEG 2000 lossy (gdcmconv --j2k --lossy -r 10)", ["gdcmconv", "--j2k", "--lossy", "-r", "10"], False, None),
+    # compressed more than 64:1, which dicom-pixeldata's JPEG 2000 adapter refuses for frames of 16 MiB
+    ("JPEG 2000 lossy 100:1 (gdcmconv --j2k --lossy -r 100)", ["gdcmconv", "--j2k", "--lossy", "-r", "100"], False,
+     "16bit"),
+    ("HTJ2K lossless (imagecodecs/OpenJPH)", htj2k(True), True, None),
+    ("HTJ2K lossy (imagecodecs/OpenJPH, irreversible)", htj2k(False), False, None),
 ]
 
 
@@ -335,16 +362,19 @@ def cxr_sized(binary, synth, work):
         for name, cmd, lossless, only in ENCODERS:
             if only and only not in tags:
                 continue
-            if "+en" in cmd and ds.PixelRepresentation == 1:
+            if not callable(cmd) and "+en" in cmd and ds.PixelRepresentation == 1:
                 continue  # dcmcjpls: "Unsupported pixel representation for near-lossless JPEG-LS"
 
             out = os.path.join(work, "enc.dcm")
-            r = subprocess.run([*cmd, f, out], capture_output=True, text=True)
-            if r.returncode != 0:
-                fail(f"{label} / {name}: encoder failed: {(r.stderr or r.stdout).strip()[:200]}")
-                continue
+            if callable(cmd):
+                cmd(f, out)
+            else:
+                r = subprocess.run([*cmd, f, out], capture_output=True, text=True)
+                if r.returncode != 0:
+                    fail(f"{label} / {name}: encoder failed: {(r.stderr or r.stdout).strip()[:200]}")
+                    continue
             compare(binary, out, work, f"{label} / {name}", lossless)
-            if label == "2-frame" and "dcmconv" not in cmd:
+            if label == "2-frame" and (callable(cmd) or "dcmconv" not in cmd):
                 expect_reject(binary, out, work, f"{label} / {name} (multiframe=reject)", ["multi-frame"],
                               "--set", "image.multiframe=reject")
 

@@ -424,6 +424,20 @@ fn jpeg_2000_compressed_past_64_to_1_decodes_to_its_samples() {
     }
 }
 
+/// A JPEG 2000 codestream tiled into tens of thousands of tiles is a reject before `openjp2`
+/// sets them up: the fixture's `SIZ` rewritten to 16 x 16 tiles (35,344) took 388 MB.
+#[test]
+fn jpeg_2000_in_tens_of_thousands_of_tiles_is_a_reject_before_decoding() {
+    use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+    let mut codestream = include_bytes!("data/rows-3000x3000.j2k").to_vec();
+    // SOC, SIZ marker, Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz, then XTsiz and YTsiz
+    codestream[24..32].copy_from_slice(&[0, 0, 0, 16, 0, 0, 0, 16]);
+    let spec = Spec { pixels: None, ..Spec::gradient(3000, 3000) };
+    let file = encode_encapsulated(&spec, "1.2.840.10008.1.2.4.90", codestream);
+    let err = decode_dicom(&file, &DecodeOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("the JPEG 2000 codestream has 35344 tiles, more than 4096"), "{err}");
+}
+
 /// A binary value whose length is no whole number of values is a reject naming it. Written as a
 /// 2-byte `FL`, Pixel Representation made `dicom-parser` read no value, then the next element's
 /// header 2 bytes early: a 658-byte file (found by the `decode` fuzz target) read a 4 GiB length

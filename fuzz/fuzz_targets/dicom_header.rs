@@ -97,6 +97,8 @@ struct Codestream {
     cols: u16,
     precision: u8,
     components: u8,
+    /// JPEG 2000 tile width and height (0: the image's).
+    tile: (u16, u16),
 }
 
 /// Transfer syntaxes of [`Codestream`] kinds.
@@ -132,7 +134,8 @@ impl Codestream {
             out.extend((38 + 3 * u16::from(n)).to_be_bytes());
             out.extend([0, 0]);
             let (w, h) = (u32::from(self.cols), u32::from(self.rows));
-            for v in [w, h, 0, 0, w, h, 0, 0] {
+            let tile = |t: u16, whole: u32| if t == 0 { whole } else { u32::from(t) };
+            for v in [w, h, 0, 0, tile(self.tile.0, w), tile(self.tile.1, h), 0, 0] {
                 out.extend(v.to_be_bytes());
             }
             out.extend(u16::from(n).to_be_bytes());

@@ -39,6 +39,12 @@ const CHECKED: [(&str, Family); 11] = [
     ("1.2.840.10008.1.2.4.203", Family::Jpeg2000),
 ];
 
+/// Most tiles a JPEG 2000 codestream may have. `openjp2` sets up every tile's coding parameters
+/// (~11 KB each) before it decodes anything: a 3.9 KB codestream of a 3000 × 3000 image whose
+/// `SIZ` declares 16 × 16 tiles (35,344 of them; the format allows 65,535) took 388 MB. Single
+/// images are one tile, or a few hundred at most.
+const MAX_TILES: u64 = 4096;
+
 /// What a codestream's frame header declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Declared {
@@ -72,11 +78,16 @@ fn family(uid: &str) -> Option<Family> {
 pub fn check(frame: &[u8], h: &Header) -> Result<(), InputError> {
     let Some(family) = family(&h.transfer_syntax) else { return Ok(()) };
     let ts = transfer_syntax_name(&h.transfer_syntax);
+    let fail = |what: String| reject(format!("cannot decode Pixel Data (transfer syntax {ts}): {what}"));
     let (declared, name) = match family {
         Family::Jpeg => (jpeg_frame_header(frame), "JPEG codestream"),
-        Family::Jpeg2000 => (j2k_size(frame), "JPEG 2000 codestream"),
+        Family::Jpeg2000 => {
+            if let Some(tiles) = j2k_tiles(frame).filter(|&t| t > MAX_TILES) {
+                return Err(fail(format!("the JPEG 2000 codestream has {tiles} tiles, more than {MAX_TILES}")));
+            }
+            (j2k_size(frame), "JPEG 2000 codestream")
+        }
     };
-    let fail = |what: String| reject(format!("cannot decode Pixel Data (transfer syntax {ts}): {what}"));
     let declared = declared.ok_or_else(|| fail(format!("no frame header in the {name} of frame 0")))?;
     matches_header(name, &declared, h).map_err(fail)
 }
@@ -173,15 +184,34 @@ fn jpeg_frame_header(s: &[u8]) -> Option<Declared> {
     }
 }
 
-/// The image size of a JPEG 2000 codestream (`SIZ`, which follows `SOC`; in a JP2 file, the
-/// codestream box's first bytes): `Xsiz − XOsiz` by `Ysiz − YOsiz`, `Csiz` components.
-fn j2k_size(s: &[u8]) -> Option<Declared> {
+/// Where a JPEG 2000 codestream's `SIZ` marker segment (which follows `SOC`; in a JP2 file, the
+/// codestream box's first bytes) starts, after its marker: Lsiz (2), Rsiz (2), Xsiz, Ysiz, XOsiz,
+/// YOsiz, XTsiz, YTsiz, XTOsiz, YTOsiz (4 each), Csiz (2).
+fn siz(s: &[u8]) -> Option<usize> {
     const SOC_SIZ: [u8; 4] = [0xFF, 0x4F, 0xFF, 0x51];
-    let at = s.windows(4).position(|w| w == SOC_SIZ)? + 4;
-    // Lsiz (2), Rsiz (2), Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz, XTOsiz, YTOsiz (4 each), Csiz (2)
+    Some(s.windows(4).position(|w| w == SOC_SIZ)? + 4)
+}
+
+/// The image size of a JPEG 2000 codestream: `Xsiz − XOsiz` by `Ysiz − YOsiz`, `Csiz`
+/// components.
+fn j2k_size(s: &[u8]) -> Option<Declared> {
+    let at = siz(s)?;
     let (x, y, x0, y0) = (be32(s, at + 4)?, be32(s, at + 8)?, be32(s, at + 12)?, be32(s, at + 16)?);
     let components = be16(s, at + 36)?;
     Some(Declared { width: x.checked_sub(x0)?, height: y.checked_sub(y0)?, components })
+}
+
+/// How many tiles a JPEG 2000 codestream has (ISO 15444-1 B.3: ⌈(Xsiz − XTOsiz) / XTsiz⌉ by
+/// ⌈(Ysiz − YTOsiz) / YTsiz⌉); `None` where `SIZ` is cut short or its tiling is invalid.
+fn j2k_tiles(s: &[u8]) -> Option<u64> {
+    let at = siz(s)?;
+    let across = |size, tile, offset| {
+        let extent = u64::from(size).checked_sub(u64::from(offset))?;
+        (tile > 0).then(|| extent.div_ceil(u64::from(tile)))
+    };
+    let (x, y) = (be32(s, at + 4)?, be32(s, at + 8)?);
+    let (xt, yt, xt0, yt0) = (be32(s, at + 20)?, be32(s, at + 24)?, be32(s, at + 28)?, be32(s, at + 32)?);
+    Some(across(x, xt, xt0)? * across(y, yt, yt0)?)
 }
 
 #[cfg(test)]
@@ -198,8 +228,12 @@ mod tests {
     }
 
     fn j2k(x: u32, y: u32, x0: u32, y0: u32, components: u16) -> Vec<u8> {
+        j2k_tiled(x, y, x0, y0, (x, y), components)
+    }
+
+    fn j2k_tiled(x: u32, y: u32, x0: u32, y0: u32, tile: (u32, u32), components: u16) -> Vec<u8> {
         let mut s = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
-        for v in [x, y, x0, y0, x, y, 0, 0] {
+        for v in [x, y, x0, y0, tile.0, tile.1, 0, 0] {
             s.extend_from_slice(&v.to_be_bytes());
         }
         s.extend_from_slice(&components.to_be_bytes());
@@ -241,5 +275,13 @@ mod tests {
         assert_eq!(j2k_size(&jp2), Some(Declared { width: 16, height: 16, components: 1 }));
         assert_eq!(j2k_size(&j2k(16, 16, 17, 0, 1)), None, "offset past the image");
         assert_eq!(j2k_size(&j2k(16, 16, 0, 0, 1)[..40]), None, "cut short");
+    }
+
+    #[test]
+    fn jpeg_2000_tiles_are_counted_from_the_tile_grid_origin() {
+        assert_eq!(j2k_tiles(&j2k(3000, 3000, 0, 0, 1)), Some(1));
+        assert_eq!(j2k_tiles(&j2k_tiled(3000, 3000, 0, 0, (16, 16), 1)), Some(188 * 188));
+        assert_eq!(j2k_tiles(&j2k_tiled(300, 200, 44, 0, (128, 100), 1)), Some(3 * 2));
+        assert_eq!(j2k_tiles(&j2k_tiled(16, 16, 0, 0, (0, 16), 1)), None, "no tile width");
     }
 }

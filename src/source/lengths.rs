@@ -307,9 +307,8 @@ impl<'a> Walk<'a> {
                 };
                 at = after;
                 continue;
-            } else {
-                self.value(tag, at, vr, len, value)?;
             }
+            self.value(tag, at, vr, len, value)?;
             if depth == 0 && tag == PIXEL_DATA && self.pixel_data.get().is_none() {
                 let vr = self.raw_vr(tag, at);
                 self.pixel_data.set(Some(PixelData { vr, start: value, end: next }));

@@ -4,10 +4,14 @@
 //! (measured: a 16 × 16 image with a 4 GiB Pixel Data of zeros, 4.2 GB peak RSS), enough to get
 //! a worker killed where memory is limited.
 //!
-//! Before `dicom-object` reads such a file, the stream is inflated once here without keeping
-//! the output, only counting it ([`inflated_size`]); a data set over [`MAX_BYTES`] is a reject.
-//! Once the header is read, the data set may hold no more than the samples the header declares
-//! plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay a second inflation.
+//! Before `dicom-object` reads such a file, the stream is inflated once here and counted
+//! ([`inflated_size`]); a data set over [`MAX_BYTES`] is a reject. A data set of up to
+//! [`MAX_WALKED_BYTES`] is kept while it is counted, and its element lengths are walked as a
+//! plain file's are (`lengths`): the parser zero-fills the length an element declares before it
+//! reads the value, and a 369-byte file whose stream inflated to an element declaring 977 MB took
+//! 967 MB. Once the header is read, the data set may hold no more than the samples the header
+//! declares plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay a second
+//! inflation.
 
 use super::header::{reject, Header};
 use super::lengths::Meta;
@@ -26,12 +30,17 @@ pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
 /// Largest data set a deflated file may inflate to.
 pub const MAX_BYTES: u64 = MAX_SAMPLE_BYTES + MAX_ATTRIBUTE_BYTES;
 
+/// Largest inflated data set whose element lengths are walked (kept in memory while counted).
+/// Larger ones are only counted: holding them would cost what [`check_declared`] saves.
+pub const MAX_WALKED_BYTES: u64 = 64 << 20;
+
 /// How many bytes the data set of `bytes` inflates to, if `bytes` is a deflated Part 10 file
 /// whose meta group is `meta`; `None` for any other file (or one whose meta group cannot be
 /// read: the DICOM parser then reports it).
 ///
 /// # Errors
-/// A data set that inflates to more than [`MAX_BYTES`] (counting stops there).
+/// A data set that inflates to more than [`MAX_BYTES`] (counting stops there), or one of up to
+/// [`MAX_WALKED_BYTES`] holding a length the parser would act on wrongly (`lengths`).
 pub fn inflated_size(bytes: &[u8], meta: Option<&Meta>) -> Result<Option<u64>, InputError> {
     let Some(meta) = meta else { return Ok(None) };
     if meta.transfer_syntax != UID {
@@ -41,11 +50,22 @@ pub fn inflated_size(bytes: &[u8], meta: Option<&Meta>) -> Result<Option<u64>, I
     let mut stream = flate2::read::DeflateDecoder::new(&bytes[start..]).take(MAX_BYTES + 1);
     let mut total = 0u64;
     let mut buf = vec![0u8; 64 << 10];
+    let mut kept = Some(Vec::new());
     loop {
-        match stream.read(&mut buf) {
+        let n = match stream.read(&mut buf) {
             Ok(0) | Err(_) => break, // a broken stream is the DICOM parser's to report
-            Ok(n) => total += n as u64,
+            Ok(n) => n,
+        };
+        total += n as u64;
+        if total > MAX_WALKED_BYTES {
+            kept = None;
+        } else if let Some(kept) = kept.as_mut() {
+            kept.extend_from_slice(&buf[..n]);
         }
+    }
+    if let Some(data_set) = kept {
+        // what the parser reads, up to where the stream breaks
+        super::lengths::check_data_set(&data_set, "deflated data set")?;
     }
     if total > MAX_BYTES {
         return Err(reject(format!(
@@ -118,14 +138,23 @@ mod tests {
         inflated_size(f, super::super::lengths::check(f).unwrap().meta.as_ref())
     }
 
+    /// A private `OB` element of `len` bytes of value (a data set of `len + 12` bytes), whose
+    /// header may declare `declared` bytes instead.
+    fn ob(len: usize, declared: u32) -> Vec<u8> {
+        let mut e = vec![0x29, 0x00, 0x10, 0x10, b'O', b'B', 0, 0];
+        e.extend(declared.to_le_bytes());
+        e.resize(len + 12, 7);
+        e
+    }
+
     #[test]
     fn counts_what_the_data_set_inflates_to_and_ignores_other_files() {
-        assert_eq!(size(&file(&[7u8; 1000])).unwrap(), Some(1000));
+        assert_eq!(size(&file(&ob(988, 988))).unwrap(), Some(1000));
         assert_eq!(size(b"not a DICOM file").unwrap(), None);
-        let mut explicit = file(&[7u8; 10]);
-        let at = explicit.windows(UID.len()).position(|w| w == UID.as_bytes()).unwrap();
-        explicit[at + UID.len() - 3..at + UID.len()].copy_from_slice(b"\0\0\0"); // 1.2.840.10008.1.2.1
-        assert_eq!(size(&explicit).unwrap(), None);
+        let f = file(&ob(10, 10));
+        let data_set = super::super::lengths::check(&f).unwrap().meta.unwrap().data_set;
+        let explicit = Meta { data_set, transfer_syntax: "1.2.840.10008.1.2.1".into() };
+        assert_eq!(inflated_size(&f, Some(&explicit)).unwrap(), None);
     }
 
     #[test]
@@ -140,5 +169,13 @@ mod tests {
         assert!(f.len() < 4 << 20, "a small file: {} bytes", f.len());
         let err = size(&f).unwrap_err().to_string();
         assert!(err.contains("inflates to more than 1088 MiB"), "{err}");
+    }
+
+    #[test]
+    fn element_lengths_of_a_small_data_set_are_walked_as_a_files_are() {
+        // 4 GiB declared in 28 inflated bytes: the parser would zero-fill it before reading
+        let err = size(&file(&ob(16, 0xFFFF_FFF0))).unwrap_err().to_string();
+        let expected = "deflated data set: element (0029,1010) at byte 0 declares 4294967280 bytes";
+        assert!(err.contains(expected), "{err}");
     }
 }

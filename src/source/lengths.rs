@@ -126,6 +126,16 @@ pub fn check(bytes: &[u8]) -> Result<Layout, InputError> {
     Ok(Layout { meta: Some(meta), pixel_data: walk.pixel_data.get() })
 }
 
+/// Walk `data_set`, an Explicit VR Little Endian data set on its own (an inflated deflated one),
+/// as [`check`] walks a file's; `part` names it in the error.
+///
+/// # Errors
+/// As [`check`].
+pub fn check_data_set(data_set: &[u8], part: &str) -> Result<(), InputError> {
+    Walk::new(data_set, true, false).elements(0, data_set.len(), false, 0).map_err(|e| e.reject(part))?;
+    Ok(())
+}
+
 /// The file meta group of the Part 10 file `bytes`, read as `dicom-object` reads it: after
 /// `DICM` (at byte 128, or 0 without a preamble), the group length element, then elements until
 /// they cover that length. `None` where `dicom-object` would fail to read it (it then says why).

@@ -75,7 +75,7 @@ results = [con.execute(s).fetchall() for s in stmts]
 assert len(results) == 3 and sum(n for _, n in results[0]) == 10, results[0]
 print('examples/duckdb_query.sql:', results[0], '|', len(results[2]), 'labels')
 ")
-echo "-- DICOM parity with pydicom (its own test files; CXR-sized files re-encoded by dcmtk and GDCM)"
+echo "-- DICOM parity with pydicom (its own test files; CXR-sized files re-encoded by dcmtk, GDCM and OpenJPH)"
 "$PY" -W ignore::UserWarning "$ROOT/tests/python/check_dicom_parity.py" --bin "$BIN" --synth "$WORK/dicom" --work "$WORK/parity"
 
 echo "-- polygon fill parity with cv2.fillPoly"

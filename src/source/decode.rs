@@ -240,12 +240,20 @@ fn check_rle_header(fragment: &[u8]) -> Result<(), InputError> {
     Ok(())
 }
 
+/// Run `codec` on a frame of transfer syntax `ts`: a panicking codec must not take the worker
+/// down, so a panic becomes a reject like any error.
+///
+/// # Errors
+/// The codec panicked.
+pub(super) fn guarded<T>(ts: &str, codec: impl FnOnce() -> T) -> Result<T, InputError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(codec))
+        .map_err(|_| reject(format!("the decoder for transfer syntax {ts} panicked on this file")))
+}
+
 /// Frame 0 through `dicom-pixeldata`'s frame decoder.
 fn decode_with_pixeldata(obj: &DefaultDicomObject, header: &Header) -> Result<Decoded, InputError> {
     let ts = transfer_syntax_name(&header.transfer_syntax);
-    // A panicking codec must not take the worker down: it becomes a reject like any error.
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data_frame(0)))
-        .map_err(|_| reject(format!("the decoder for transfer syntax {ts} panicked on this file")))?
+    let decoded = guarded(&ts, || obj.decode_pixel_data_frame(0))?
         .map_err(|e| reject(format!("cannot decode Pixel Data (transfer syntax {ts}): {}", chain(&e))))?;
     if decoded.bits_allocated() != header.bits_allocated {
         return Err(reject(format!(

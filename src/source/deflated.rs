@@ -4,14 +4,14 @@
 //! (measured: a 16 × 16 image with a 4 GiB Pixel Data of zeros, 4.2 GB peak RSS), enough to get
 //! a worker killed where memory is limited.
 //!
-//! Before `dicom-object` reads such a file, the stream is inflated once here and counted
-//! ([`inflated_size`]); a data set over [`MAX_BYTES`] is a reject. A data set of up to
-//! [`MAX_WALKED_BYTES`] is kept while it is counted, and its element lengths are walked as a
-//! plain file's are (`lengths`): the parser zero-fills the length an element declares before it
-//! reads the value, and a 369-byte file whose stream inflated to an element declaring 977 MB took
-//! 967 MB. Once the header is read, the data set may hold no more than the samples the header
-//! declares plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay a second
-//! inflation.
+//! Before `dicom-object` reads such a file, the stream is inflated here and counted
+//! ([`inflated_size`]); a data set over [`MAX_BYTES`] is a reject. Then it is inflated again and
+//! its element lengths are walked as it inflates, as a plain file's are (`lengths`): the parser
+//! zero-fills the length an element declares before it reads the value, and a 369-byte file whose
+//! stream inflated to an element declaring 977 MB took 967 MB. Neither pass holds the data set,
+//! only a window of it. Once the header is read, the data set may hold no more than the samples
+//! the header declares plus [`MAX_ATTRIBUTE_BYTES`] ([`check_declared`]). Deflated files pay two
+//! inflations more than the parser's own.
 
 use super::header::{reject, Header};
 use super::lengths::Meta;
@@ -30,43 +30,21 @@ pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
 /// Largest data set a deflated file may inflate to.
 pub const MAX_BYTES: u64 = MAX_SAMPLE_BYTES + MAX_ATTRIBUTE_BYTES;
 
-/// Largest inflated data set whose element lengths are walked (kept in memory while counted).
-/// Larger ones are only counted: holding them would cost what [`check_declared`] saves.
-pub const MAX_WALKED_BYTES: u64 = 64 << 20;
-
 /// How many bytes the data set of `bytes` inflates to, if `bytes` is a deflated Part 10 file
 /// whose meta group is `meta`; `None` for any other file (or one whose meta group cannot be
-/// read: the DICOM parser then reports it).
+/// read: the DICOM parser then reports it). A stream that breaks counts up to where it breaks:
+/// the parser reads that much and then reports it.
 ///
 /// # Errors
-/// A data set that inflates to more than [`MAX_BYTES`] (counting stops there), or one of up to
-/// [`MAX_WALKED_BYTES`] holding a length the parser would act on wrongly (`lengths`).
+/// A data set that inflates to more than [`MAX_BYTES`] (counting stops there), or one holding a
+/// length the parser would act on wrongly (`lengths`).
 pub fn inflated_size(bytes: &[u8], meta: Option<&Meta>) -> Result<Option<u64>, InputError> {
     let Some(meta) = meta else { return Ok(None) };
     if meta.transfer_syntax != UID {
         return Ok(None);
     }
-    let start = meta.data_set;
-    let mut stream = flate2::read::DeflateDecoder::new(&bytes[start..]).take(MAX_BYTES + 1);
-    let mut total = 0u64;
-    let mut buf = vec![0u8; 64 << 10];
-    let mut kept = Some(Vec::new());
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break, // a broken stream is the DICOM parser's to report
-            Ok(n) => n,
-        };
-        total += n as u64;
-        if total > MAX_WALKED_BYTES {
-            kept = None;
-        } else if let Some(kept) = kept.as_mut() {
-            kept.extend_from_slice(&buf[..n]);
-        }
-    }
-    if let Some(data_set) = kept {
-        // what the parser reads, up to where the stream breaks
-        super::lengths::check_data_set(&data_set, "deflated data set")?;
-    }
+    let inflate = || flate2::read::DeflateDecoder::new(&bytes[meta.data_set..]);
+    let total = count(inflate().take(MAX_BYTES + 1));
     if total > MAX_BYTES {
         return Err(reject(format!(
             "Deflated Explicit VR Little Endian: the data set inflates to more than {} MiB ({} MiB of samples \
@@ -76,7 +54,19 @@ pub fn inflated_size(bytes: &[u8], meta: Option<&Meta>) -> Result<Option<u64>, I
             MAX_ATTRIBUTE_BYTES >> 20
         )));
     }
+    super::lengths::check_data_set(inflate(), total as usize, "deflated data set")?;
     Ok(Some(total))
+}
+
+/// Bytes `stream` yields before it ends or fails.
+fn count(mut stream: impl Read) -> u64 {
+    let (mut total, mut buf) = (0u64, vec![0u8; 64 << 10]);
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return total,
+            Ok(n) => total += n as u64,
+        }
+    }
 }
 
 /// Check that a deflated data set of `inflated` bytes holds no more than the samples `h`
@@ -176,6 +166,21 @@ mod tests {
         // 4 GiB declared in 28 inflated bytes: the parser would zero-fill it before reading
         let err = size(&file(&ob(16, 0xFFFF_FFF0))).unwrap_err().to_string();
         let expected = "deflated data set: element (0029,1010) at byte 0 declares 4294967280 bytes";
+        assert!(err.contains(expected), "{err}");
+    }
+
+    #[test]
+    fn element_lengths_are_walked_however_large_the_data_set() {
+        // 80 MiB of value, then an element declaring 4 GiB: a file of ~80 KB
+        let mut data_set = ob(80 << 20, 80 << 20);
+        data_set.extend([0x29, 0x00, 0x11, 0x10, b'O', b'B', 0, 0]);
+        data_set.extend(0xFFFF_FFF0u32.to_le_bytes());
+        data_set.extend([0; 16]);
+        let f = file(&data_set);
+        assert!(f.len() < 1 << 20, "a small file: {} bytes", f.len());
+        let err = size(&f).unwrap_err().to_string();
+        let expected = "deflated data set: element (0029,1011) at byte 83886092 declares 4294967280 bytes, \
+                        but the data set has 16 bytes after it";
         assert!(err.contains(expected), "{err}");
     }
 }

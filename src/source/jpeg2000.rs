@@ -10,7 +10,7 @@
 //! are laid out as the adapter lays them out (components interleaved, each value cut to
 //! BitsAllocated), so the values are the same.
 
-use super::decode::Decoded;
+use super::decode::{guarded, Decoded};
 use super::header::{reject, transfer_syntax_name, Header};
 use crate::error::InputError;
 use jpeg2k::Image;
@@ -19,8 +19,8 @@ use jpeg2k::Image;
 /// describes; `codestream::check` must have passed on it.
 ///
 /// # Errors
-/// A codec failure or panic, a BitsAllocated other than 8 or 16, or components of another size
-/// than the header's.
+/// A codec failure or panic ([`guarded`]), a BitsAllocated other than 8 or 16, or components of
+/// another size than the header's.
 pub(super) fn decode(frame: &[u8], h: &Header) -> Result<Decoded, InputError> {
     let ts = transfer_syntax_name(&h.transfer_syntax);
     let fail = |what: String| reject(format!("cannot decode Pixel Data (transfer syntax {ts}): {what}"));
@@ -29,10 +29,7 @@ pub(super) fn decode(frame: &[u8], h: &Header) -> Result<Decoded, InputError> {
         16 => 2,
         other => return Err(fail(format!("BitsAllocated {other} (8 or 16 expected)"))),
     };
-    // A panicking codec must not take the worker down: it becomes a reject like any error.
-    let image = std::panic::catch_unwind(|| Image::from_bytes(frame))
-        .map_err(|_| reject(format!("the JPEG 2000 decoder panicked on this file (transfer syntax {ts})")))?
-        .map_err(|e| fail(format!("JPEG 2000 decoder: {e}")))?;
+    let image = guarded(&ts, || Image::from_bytes(frame))?.map_err(|e| fail(format!("JPEG 2000 decoder: {e}")))?;
     let (pixels, spp) = (h.rows as usize * h.cols as usize, usize::from(h.samples_per_pixel));
     let components = image.components();
     if components.len() < spp {

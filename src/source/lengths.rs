@@ -22,15 +22,18 @@
 //! read right: a binary value split mid-number (`FL` of 2 bytes: the parser reads the whole
 //! numbers only, then the rest of the file out of step, where a 658-byte file declared 4 GiB), and
 //! sequences nested deeper than [`MAX_DEPTH`]. Where the parser fails on the file (no item where
-//! an item should be, a header cut short), the walk stops: nothing after that is read. A deflated
-//! data set is measured by `deflated` instead.
+//! an item should be, a header cut short), the walk stops: nothing after that is read.
+//!
+//! A deflated data set is walked the same way by [`check_data_set`], as it inflates: the walk
+//! only moves forward, so it holds a window of [`WINDOW`] bytes, never the data set.
 
 use super::header::reject;
 use crate::error::InputError;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntryRef, VirtualVr};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::io::Read;
 
 /// Sequences nested deeper than this are a reject (real files nest a handful of levels).
 const MAX_DEPTH: u32 = 32;
@@ -46,6 +49,13 @@ const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
 
 /// The undefined length (PS3.5 7.1.1).
 const UNDEFINED: u32 = u32::MAX;
+
+/// Bytes of a streamed data set read ahead at a time ([`Stream`]).
+const WINDOW: usize = 64 << 10;
+
+/// Bytes a streamed walk keeps behind where it reads: it reads an element's header again (for its
+/// VR) after reading the header through, and no further back.
+const BEHIND: usize = 16;
 
 /// Explicit VRs with a 2-byte length (PS3.5 7.1.2); every other VR, and any two bytes that are
 /// not a VR (which `dicom-parser` reads as `UN`), has 2 reserved bytes and a 4-byte length.
@@ -117,23 +127,23 @@ pub fn check(bytes: &[u8]) -> Result<Layout, InputError> {
     let (explicit, big) = match meta.transfer_syntax.as_str() {
         "1.2.840.10008.1.2" => (false, false),
         "1.2.840.10008.1.2.2" => (true, true),
-        // measured by `deflated` instead
+        // its data set is walked as it inflates (`deflated`)
         super::deflated::UID => return Ok(Layout { meta: Some(meta), pixel_data: None }),
         _ => (true, false),
     };
     let walk = Walk::new(bytes, explicit, big);
-    walk.elements(meta.data_set, bytes.len(), false, 0).map_err(|e| e.reject("data set"))?;
+    walk.data_set(meta.data_set, "data set", "file")?;
     Ok(Layout { meta: Some(meta), pixel_data: walk.pixel_data.get() })
 }
 
-/// Walk `data_set`, an Explicit VR Little Endian data set on its own (an inflated deflated one),
-/// as [`check`] walks a file's; `part` names it in the error.
+/// Walk an Explicit VR Little Endian data set of `len` bytes read from `data_set` (one
+/// inflating, say), as [`check`] walks a file's, holding only a window of it; `part` names it in
+/// the error. The walk stops reading where it ends, which may be before the data set does.
 ///
 /// # Errors
 /// As [`check`].
-pub fn check_data_set(data_set: &[u8], part: &str) -> Result<(), InputError> {
-    Walk::new(data_set, true, false).elements(0, data_set.len(), false, 0).map_err(|e| e.reject(part))?;
-    Ok(())
+pub fn check_data_set(data_set: impl Read, len: usize, part: &str) -> Result<(), InputError> {
+    Walk::new(Stream::new(data_set, len, WINDOW), true, false).data_set(0, part, "data set")
 }
 
 /// The file meta group of the Part 10 file `bytes`, read as `dicom-object` reads it: after
@@ -153,7 +163,7 @@ fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
     let mut transfer_syntax = String::new();
     while ((at - first) as u64) < u64::from(length) {
         let Some((tag, len, value)) = walk.header(at).filter(|h| h.1 != UNDEFINED) else { return Ok(None) };
-        let end = walk.fits(tag, at, len, value, bytes.len()).map_err(|e| e.reject("File Meta Information"))?;
+        let end = walk.fits(tag, at, len, value, bytes.len()).map_err(|e| e.reject("File Meta Information", "file"))?;
         if tag == (0x0002, 0x0010) {
             let uid = String::from_utf8_lossy(&bytes[value..end]);
             transfer_syntax = uid.trim_end_matches(['\0', ' ']).to_string();
@@ -164,16 +174,17 @@ fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
 }
 
 impl Bad {
-    fn reject(&self, part: &str) -> InputError {
+    /// The reject, naming `part` of the input, which is a `whole` ("file", "data set").
+    fn reject(&self, part: &str, whole: &str) -> InputError {
         let ((g, e), at) = (self.tag, self.at);
         let what = match &self.why {
             Why::TooLong { declared, left } => format!(
-                "declares {declared} bytes, but the file has {left} bytes after it \
+                "declares {declared} bytes, but the {whole} has {left} bytes after it \
                  (truncated, corrupt, or not encoded as its transfer syntax says)"
             ),
             Why::Split { vr, declared, size } => format!(
                 "is {vr} of {declared} bytes, not a whole number of {size}-byte values \
-                 (corrupt, or not encoded as its transfer syntax says; the rest of the file cannot be read in step)"
+                 (corrupt, or not encoded as its transfer syntax says; the rest of the {whole} cannot be read in step)"
             ),
             Why::TooDeep => format!("opens a sequence nested deeper than {MAX_DEPTH} levels"),
         };
@@ -196,9 +207,101 @@ fn dictionary(tag: (u16, u16)) -> Option<&'static DataDictionaryEntryRef<'static
     StandardDataDictionary.by_tag(Tag(tag.0, tag.1))
 }
 
-/// One encoding's walk over `bytes`.
-struct Walk<'a> {
-    bytes: &'a [u8],
+/// What a walk reads: a file in memory, or a data set read as the walk goes ([`Stream`]).
+trait Bytes {
+    /// How many bytes there are.
+    fn len(&self) -> usize;
+
+    /// The `N` bytes at `at`, if there are that many there. A walk reads forward: never before
+    /// [`BEHIND`] bytes back from where it last read.
+    fn array<const N: usize>(&self, at: usize) -> Option<[u8; N]>;
+}
+
+impl Bytes for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    fn array<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        self.get(at..at.checked_add(N)?)?.try_into().ok()
+    }
+}
+
+/// A data set of `len` bytes (counted before) read from a reader as the walk goes.
+struct Stream<R> {
+    len: usize,
+    window: RefCell<Window<R>>,
+}
+
+/// The bytes of a [`Stream`] a walk may still read: `buf` holds those from `start` on, and is
+/// read `ahead` bytes at a time.
+struct Window<R> {
+    reader: R,
+    buf: Vec<u8>,
+    start: usize,
+    ahead: usize,
+}
+
+impl<R> Stream<R> {
+    fn new(reader: R, len: usize, ahead: usize) -> Self {
+        Stream { len, window: RefCell::new(Window { reader, buf: Vec::new(), start: 0, ahead }) }
+    }
+}
+
+impl<R: Read> Bytes for Stream<R> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn array<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        if at.checked_add(N)? > self.len {
+            return None;
+        }
+        let mut w = self.window.borrow_mut();
+        w.hold(at, N)?;
+        w.buf[at - w.start..][..N].try_into().ok()
+    }
+}
+
+impl<R: Read> Window<R> {
+    /// Make the window hold bytes `at..at + n`: drop what is more than [`BEHIND`] bytes before
+    /// `at`, skip to there unheld, and read `ahead` bytes or more. `None` where the
+    /// reader ends (or fails) first, or for bytes dropped already (the walk never asks for them).
+    fn hold(&mut self, at: usize, n: usize) -> Option<()> {
+        debug_assert!(at >= self.start, "a walk reads forward: {at} is before {}", self.start);
+        let (end, held) = (at.checked_add(n)?, self.start + self.buf.len());
+        if at < self.start || end <= held {
+            return (at >= self.start).then_some(());
+        }
+        let keep = at.saturating_sub(BEHIND).max(self.start);
+        if keep >= held {
+            let gap = (keep - held) as u64;
+            let skipped = std::io::copy(&mut (&mut self.reader).take(gap), &mut std::io::sink()).ok()?;
+            if skipped < gap {
+                return None;
+            }
+            self.buf.clear();
+        } else {
+            self.buf.drain(..keep - self.start);
+        }
+        self.start = keep;
+        let want = (end - keep).max(self.ahead);
+        let mut filled = self.buf.len();
+        self.buf.resize(want, 0);
+        while filled < want {
+            match self.reader.read(&mut self.buf[filled..]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => filled += k,
+            }
+        }
+        self.buf.truncate(filled);
+        (self.start + filled >= end).then_some(())
+    }
+}
+
+/// One encoding's walk over `src`.
+struct Walk<S> {
+    src: S,
     explicit: bool,
     big: bool,
     /// The first top-level Pixel Data element of defined length it passed.
@@ -208,18 +311,24 @@ struct Walk<'a> {
     signed: Cell<Option<bool>>,
 }
 
-impl<'a> Walk<'a> {
-    fn new(bytes: &'a [u8], explicit: bool, big: bool) -> Self {
-        Walk { bytes, explicit, big, pixel_data: Cell::new(None), signed: Cell::new(None) }
+impl<S: Bytes> Walk<S> {
+    fn new(src: S, explicit: bool, big: bool) -> Self {
+        Walk { src, explicit, big, pixel_data: Cell::new(None), signed: Cell::new(None) }
+    }
+
+    /// Walk the data set from `start` to the end; `part` and `whole` name it in the error.
+    fn data_set(&self, start: usize, part: &str, whole: &str) -> Result<(), InputError> {
+        self.elements(start, self.src.len(), false, 0).map_err(|e| e.reject(part, whole))?;
+        Ok(())
     }
 
     fn u16(&self, at: usize) -> Option<u16> {
-        let b: [u8; 2] = self.bytes.get(at..at + 2)?.try_into().ok()?;
+        let b = self.src.array(at)?;
         Some(if self.big { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
-        let b: [u8; 4] = self.bytes.get(at..at + 4)?.try_into().ok()?;
+        let b = self.src.array(at)?;
         Some(if self.big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
     }
 
@@ -230,8 +339,8 @@ impl<'a> Walk<'a> {
         if !self.explicit || tag.0 == 0xFFFE {
             return Some((tag, self.u32(at + 4)?, at + 8));
         }
-        let vr: &[u8; 2] = self.bytes.get(at + 4..at + 6)?.try_into().ok()?;
-        if SHORT_VRS.contains(&vr) {
+        let vr: [u8; 2] = self.src.array(at + 4)?;
+        if SHORT_VRS.contains(&&vr) {
             Some((tag, u32::from(self.u16(at + 6)?), at + 8))
         } else {
             Some((tag, self.u32(at + 8)?, at + 12))
@@ -249,7 +358,7 @@ impl<'a> Walk<'a> {
 
     /// The VR bytes of the element at `at` (`None` in implicit VR).
     fn raw_vr(&self, tag: (u16, u16), at: usize) -> Option<[u8; 2]> {
-        (self.explicit && tag.0 != 0xFFFE).then(|| self.bytes.get(at + 4..at + 6)?.try_into().ok()).flatten()
+        (self.explicit && tag.0 != 0xFFFE).then(|| self.src.array(at + 4)).flatten()
     }
 
     /// The VR `dicom-parser` reads the element at `at` with: its header's (`UN` where that is
@@ -275,7 +384,7 @@ impl<'a> Walk<'a> {
     /// except as the file's last element (nothing is read after it).
     fn value(&self, tag: (u16, u16), at: usize, vr: VR, len: u32, value: usize) -> Result<(), Bad> {
         let size = value_size(vr);
-        let last = value + len as usize == self.bytes.len();
+        let last = value + len as usize == self.src.len();
         if !len.is_multiple_of(size) && !last {
             return Err(Bad { tag, at, why: Why::Split { vr, declared: len, size } });
         }
@@ -304,7 +413,7 @@ impl<'a> Walk<'a> {
                 // element of undefined length as a sequence of data sets in the file's encoding,
                 // whatever its VR (an `UN` too, though the standard puts implicit VR in it).
                 let data_sets = tag != PIXEL_DATA || vr == VR::SQ;
-                let Some(next) = self.items(at, value, end, data_sets, depth + 1)? else { return Ok(None) };
+                let Some(next) = self.items((tag, at), value, end, data_sets, depth + 1)? else { return Ok(None) };
                 at = next;
                 continue;
             }
@@ -312,7 +421,7 @@ impl<'a> Walk<'a> {
             if vr == VR::SQ {
                 // a sequence delimitation item ends it early, and the parser goes on there; past
                 // its end, the parser fails
-                let Some(after) = self.items(at, value, next, true, depth + 1)?.filter(|&a| a <= next) else {
+                let Some(after) = self.items((tag, at), value, next, true, depth + 1)?.filter(|&a| a <= next) else {
                     return Ok(None);
                 };
                 at = after;
@@ -328,13 +437,12 @@ impl<'a> Walk<'a> {
         Ok((!in_item).then_some(at))
     }
 
-    /// Items of the sequence whose header is at `head`, from `at` to `end` or to a sequence
+    /// Items of the sequence `(tag, header offset)`, from `at` to `end` or to a sequence
     /// delimitation item; their contents are data sets when `data_sets`, else fragments
     /// (encapsulated Pixel Data). The position after them.
-    fn items(&self, head: usize, mut at: usize, end: usize, data_sets: bool, depth: u32) -> Walked {
+    fn items(&self, seq: ((u16, u16), usize), mut at: usize, end: usize, data_sets: bool, depth: u32) -> Walked {
         if depth > MAX_DEPTH {
-            let tag = (self.u16(head).unwrap_or(0), self.u16(head + 2).unwrap_or(0));
-            return Err(Bad { tag, at: head, why: Why::TooDeep });
+            return Err(Bad { tag: seq.0, at: seq.1, why: Why::TooDeep });
         }
         while at < end {
             let (Some(tag), Some(len)) = ((self.u16(at).zip(self.u16(at + 2))), self.u32(at + 4)) else {
@@ -557,5 +665,97 @@ mod tests {
         assert!(check(&nest(32)).is_ok());
         let err = check(&nest(33)).unwrap_err().to_string();
         assert!(err.contains("element (0028,3000)") && err.contains("nested deeper than 32 levels"), "{err}");
+    }
+
+    /// A reader that yields at most 3 bytes a read (an inflating one may yield any number).
+    struct Dribble<'a>(&'a [u8]);
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// The walk of the Explicit VR Little Endian `data_set` in memory, and as a stream read
+    /// `ahead` bytes at a time.
+    fn walked_both_ways(data_set: &[u8], ahead: usize) -> (Result<(), String>, Result<(), String>) {
+        let whole = |w: Result<(), InputError>| w.map_err(|e| e.to_string());
+        let in_memory = whole(Walk::new(data_set, true, false).data_set(0, "d", "data set"));
+        let stream = Stream::new(Dribble(data_set), data_set.len(), ahead);
+        (in_memory, whole(Walk::new(stream, true, false).data_set(0, "d", "data set")))
+    }
+
+    /// Data sets of every kind the walk reads: sequences and items of both lengths, fragments,
+    /// delimiters, and a long value between elements.
+    fn corpus() -> Vec<u8> {
+        [
+            rows(),
+            el((0x28, 0x3000), b"SQ", UNDEFINED, &[]),
+            item(UNDEFINED, &el((0x28, 0x3002), b"US", 6, &[0; 6])),
+            ITEM_END.to_vec(),
+            item(10, &el((0x28, 0x3003), b"LO", 2, b"ab")),
+            SEQ_END.to_vec(),
+            el((0x28, 0x103), b"US", 2, &[1, 0]),
+            el((0x29, 0x1010), b"OB", 300, &[9; 300]),
+            el((0x28, 0x3000), b"SQ", 18, &[]),
+            item(10, &el((0x28, 0x106), b"US", 2, &[0; 2])),
+            el((0x7FE0, 0x10), b"OB", UNDEFINED, &[]),
+            item(0, &[]),
+            item(4, &[1, 2, 3, 4]),
+            SEQ_END.to_vec(),
+            el((0x7FE0, 0x10), b"OW", 5, &[0; 5]),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn a_walk_of_a_stream_reads_what_a_walk_in_memory_reads() {
+        let bomb = |len: u32| el((0x29, 0x1010), b"OB", len, &[0; 8]);
+        let long = el((0x29, 0x1011), b"OB", 200_000, &[3; 200_000]);
+        let nest =
+            |levels: usize| [el((0x28, 0x3000), b"SQ", UNDEFINED, &[]), item(UNDEFINED, &[])].concat().repeat(levels);
+        let cases = [
+            corpus(),
+            [corpus(), bomb(0xFFFF_FFF0)].concat(),
+            [long.clone(), bomb(0xFFFF_FFF0)].concat(),
+            [long.clone(), bomb(8), el((0x28, 0x103), b"FL", 2, &[0; 2]), rows()].concat(),
+            [rows(), ITEM_END.to_vec(), long, bomb(9)].concat(),
+            nest(32),
+            nest(33),
+        ];
+        let mut outcomes = (0, 0);
+        for (i, case) in cases.iter().enumerate() {
+            for ahead in [1, 7, 64, WINDOW] {
+                let (in_memory, streamed) = walked_both_ways(case, ahead);
+                assert_eq!(in_memory, streamed, "case {i}, {ahead} bytes ahead");
+                if in_memory.is_ok() {
+                    outcomes.0 += 1
+                } else {
+                    outcomes.1 += 1
+                }
+            }
+        }
+        assert_eq!(outcomes, (8, 20), "passes and rejects, four ways each");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_walk_of_a_changed_or_cut_stream_reads_what_a_walk_in_memory_reads(
+            changes in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0u8..=255), 0..6),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+            ahead in 1usize..40,
+        ) {
+            let mut d = corpus();
+            for (i, b) in changes {
+                let i = i.index(d.len());
+                d[i] = b;
+            }
+            d.truncate(d.len() - cut.index(d.len() / 4));
+            let (in_memory, streamed) = walked_both_ways(&d, ahead);
+            proptest::prop_assert_eq!(in_memory, streamed);
+        }
     }
 }

@@ -315,10 +315,10 @@ fn samples_come_from_the_top_level_pixel_data_not_an_icon_before_it() {
     }
 }
 
-/// An RLE Lossless frame whose header is cut short or counts more than 15 segments is a reject
-/// naming the header. `dicom-pixeldata` would allocate an offset per counted segment, up to
-/// 16 GiB for four bytes of garbage (found by the `dicom_header` fuzz target), which aborts the
-/// process where the allocation fails.
+/// An RLE Lossless frame whose header is cut short or counts other segments than a sample has
+/// bytes is a reject naming the header. (`dicom-pixeldata`, which decoded RLE before, allocated
+/// an offset per counted segment, up to 16 GiB for four bytes of garbage, found by the
+/// `dicom_header` fuzz target.)
 #[test]
 fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
     use cxrshard::source::decode::{decode_dicom, DecodeOptions};
@@ -329,8 +329,8 @@ fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
     let mut none = vec![0u8; 64];
     none[..4].copy_from_slice(&0u32.to_le_bytes());
     let cases = [
-        (counted, "frame 0's header says 4294967280 segments, expected 1 to 15"),
-        (none, "frame 0's header says 0 segments, expected 1 to 15"),
+        (counted, "frame 0's header says 4294967280 segments, expected 2 (1 sample(s) of 2 byte(s)"),
+        (none, "frame 0's header says 0 segments, expected 2"),
         (vec![1, 0, 0, 0, 64, 0, 0, 0], "frame 0 is 8 bytes, shorter than the 64-byte RLE header"),
     ];
     for (fragment, expected) in cases {
@@ -338,8 +338,8 @@ fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
         let err = decode_dicom(&file, &DecodeOptions::default()).unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
     }
-    // A well-formed header still reaches the codec: 16-bit samples are two segments, high bytes
-    // then low bytes, each 256 bytes as two PackBits literal runs of 128.
+    // A well-formed header is decoded: 16-bit samples are two segments, high bytes then low
+    // bytes, each 256 bytes as two PackBits literal runs of 128.
     let values: Vec<u16> = (0..256u16).map(|i| (i * 37) % 4096).collect();
     let segment = |byte: fn(u16) -> u8| -> Vec<u8> {
         values.chunks(128).flat_map(|run| std::iter::once(127).chain(run.iter().map(|&v| byte(v)))).collect()
@@ -355,6 +355,55 @@ fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
     let image = decode_dicom(&file, &DecodeOptions::default()).unwrap();
     let cxrshard::source::image::Samples::U16(words) = &image.samples else { panic!("16-bit samples") };
     assert_eq!(&words[..], &values[..]);
+}
+
+/// An RLE fragment of a 16-bit frame: two segments, each a value's high or low byte of `runs`,
+/// a list of (value, pixels) written as PackBits runs of up to 128.
+fn rle_fragment(runs: &[(u16, usize)]) -> Vec<u8> {
+    let segment = |byte: fn(u16) -> u8| -> Vec<u8> {
+        let mut out = Vec::new();
+        for &(v, n) in runs {
+            let mut left = n;
+            while left > 0 {
+                let k = left.min(128);
+                out.extend([(257 - k) as u8, byte(v)]);
+                left -= k;
+            }
+        }
+        out
+    };
+    let (high, low) = (segment(|v| (v >> 8) as u8), segment(|v| v as u8));
+    let mut fragment = vec![0u8; 64];
+    fragment[..4].copy_from_slice(&2u32.to_le_bytes());
+    fragment[4..8].copy_from_slice(&64u32.to_le_bytes());
+    fragment[8..12].copy_from_slice(&(64 + high.len() as u32).to_le_bytes());
+    fragment.extend(high);
+    fragment.extend(low);
+    fragment
+}
+
+/// A near-blank CXR-sized RLE frame compressed ~64:1 decodes to its samples: `dicom-pixeldata`
+/// refused any frame of 16 MiB or more compressed past 32:1 ("Could not allocate frame"), and
+/// pydicom decodes it. A segment that decodes short is a reject naming it, as pydicom's is.
+#[test]
+fn rle_compressed_past_32_to_1_decodes_and_a_short_segment_is_a_reject() {
+    use cxrshard::source::decode::{decode_dicom, DecodeOptions};
+    const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+    let (rows, cols) = (3000usize, 3000usize);
+    let spec = Spec { pixels: None, ..Spec::gradient(rows as u16, cols as u16) };
+    // the top third 1000, the rest 3000 (above 255: both bytes vary)
+    let runs = [(1000u16, rows * cols / 3), (3000, rows * cols - rows * cols / 3)];
+    let fragment = rle_fragment(&runs);
+    assert!(rows * cols * 2 / fragment.len() >= 60, "{} bytes", fragment.len());
+    let image = decode_dicom(&encode_encapsulated(&spec, RLE_LOSSLESS, fragment), &DecodeOptions::default()).unwrap();
+    let cxrshard::source::image::Samples::U16(words) = &image.samples else { panic!("16-bit samples") };
+    assert_eq!(words.len(), rows * cols);
+    assert!(words[..rows * cols / 3].iter().all(|&w| w == 1000) && words[rows * cols / 3..].iter().all(|&w| w == 3000));
+    // a pixel short
+    let short = rle_fragment(&[(1000, rows * cols - 1)]);
+    let err = decode_dicom(&encode_encapsulated(&spec, RLE_LOSSLESS, short), &DecodeOptions::default()).unwrap_err();
+    let expected = "segment 1 of frame 0 decodes to 8999999 bytes, 9000000 expected";
+    assert!(err.to_string().contains(expected), "{err}");
 }
 
 /// A compressed frame whose own frame header declares another size than Rows and Columns is a

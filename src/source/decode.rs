@@ -183,8 +183,8 @@ pub(super) struct Decoded {
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
 /// The general path: parse the whole file and decode frame 0 with the transfer syntax's codec,
-/// libjpeg-turbo for lossy JPEG, `openjp2` for JPEG 2000 and HTJ2K (`jpeg2000`), `dicom-pixeldata`
-/// for everything else.
+/// libjpeg-turbo for lossy JPEG, `openjp2` for JPEG 2000 and HTJ2K (`jpeg2000`), RLE Lossless
+/// decoded here (`rle`), `dicom-pixeldata` for everything else.
 fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
     let ts = transfer_syntax_name(&header.transfer_syntax);
     let obj = OpenFileOptions::new()
@@ -201,9 +201,11 @@ fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
         return super::jpeg::decode(fragments, offsets, header);
     }
     if header.transfer_syntax == RLE_LOSSLESS {
-        if let Some(fragment) = pixels.fragments().and_then(|f| f.first()) {
-            check_rle_header(fragment)?;
-        }
+        let offsets = pixels.value().offset_table().unwrap_or_default();
+        let Some(frame) = pixels.fragments().and_then(|f| super::codestream::frame0(f, offsets, header.frames)) else {
+            return Err(reject(format!("transfer syntax {ts}: Pixel Data is not encapsulated (no fragments)")));
+        };
+        return super::rle::decode(&frame, header);
     }
     if super::codestream::checks(&header.transfer_syntax) {
         let offsets = pixels.value().offset_table().unwrap_or_default();
@@ -215,29 +217,6 @@ fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
         }
     }
     decode_with_pixeldata(&obj, header)
-}
-
-/// Bytes of an RLE frame's header: the number of segments, then 15 segment offsets
-/// (PS3.5 G.5), all `u32` little-endian.
-const RLE_HEADER_BYTES: usize = 64;
-
-/// An RLE Lossless frame's header must hold 1 to 15 segments. `dicom-pixeldata` reads the
-/// count unchecked and allocates that many offsets: four bytes of garbage would make it ask
-/// for up to 16 GiB, which aborts the process where the allocation fails (no panic to catch).
-fn check_rle_header(fragment: &[u8]) -> Result<(), InputError> {
-    let Some(count) = fragment.get(..4).filter(|_| fragment.len() >= RLE_HEADER_BYTES) else {
-        return Err(reject(format!(
-            "RLE Lossless: frame 0 is {} bytes, shorter than the 64-byte RLE header (PS3.5 G.5)",
-            fragment.len()
-        )));
-    };
-    let segments = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
-    if !(1..=15).contains(&segments) {
-        return Err(reject(format!(
-            "RLE Lossless: frame 0's header says {segments} segments, expected 1 to 15 (PS3.5 G.5)"
-        )));
-    }
-    Ok(())
 }
 
 /// Run `codec` on a frame of transfer syntax `ts`: a panicking codec must not take the worker
@@ -263,9 +242,9 @@ fn decode_with_pixeldata(obj: &DefaultDicomObject, header: &Header) -> Result<De
         )));
     }
     let encapsulated = obj.get(tags::PIXEL_DATA).is_some_and(|e| e.fragments().is_some());
-    // JPEG-family codecs return RGB; RLE and native frames keep the header's colour model
+    // JPEG-family codecs return RGB; native frames keep the header's colour model
     // (`dicom-pixeldata` labels every decoded 3-sample frame RGB).
-    let photometric = if encapsulated && header.transfer_syntax != RLE_LOSSLESS {
+    let photometric = if encapsulated {
         decoded.photometric_interpretation().as_str().to_string()
     } else {
         header.photometric_name.clone()

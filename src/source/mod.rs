@@ -12,6 +12,7 @@ mod jpeg;
 mod jpeg2000;
 mod lengths;
 mod png;
+mod rle;
 
 use crate::config::{InputFormat, InputPlan, SplitPlan};
 use crate::error::{InputError, Stage};

@@ -344,13 +344,7 @@ fn rle_frame_with_a_bad_header_is_a_reject_not_a_huge_allocation() {
     let segment = |byte: fn(u16) -> u8| -> Vec<u8> {
         values.chunks(128).flat_map(|run| std::iter::once(127).chain(run.iter().map(|&v| byte(v)))).collect()
     };
-    let (high, low) = (segment(|v| (v >> 8) as u8), segment(|v| v as u8));
-    let mut fragment = vec![0u8; 64];
-    fragment[..4].copy_from_slice(&2u32.to_le_bytes());
-    fragment[4..8].copy_from_slice(&64u32.to_le_bytes());
-    fragment[8..12].copy_from_slice(&(64 + high.len() as u32).to_le_bytes());
-    fragment.extend(high);
-    fragment.extend(low);
+    let fragment = rle_frame(segment(|v| (v >> 8) as u8), segment(|v| v as u8));
     let file = encode_encapsulated(&spec, RLE_LOSSLESS, fragment);
     let image = decode_dicom(&file, &DecodeOptions::default()).unwrap();
     let cxrshard::source::image::Samples::U16(words) = &image.samples else { panic!("16-bit samples") };
@@ -372,14 +366,18 @@ fn rle_fragment(runs: &[(u16, usize)]) -> Vec<u8> {
         }
         out
     };
-    let (high, low) = (segment(|v| (v >> 8) as u8), segment(|v| v as u8));
-    let mut fragment = vec![0u8; 64];
-    fragment[..4].copy_from_slice(&2u32.to_le_bytes());
-    fragment[4..8].copy_from_slice(&64u32.to_le_bytes());
-    fragment[8..12].copy_from_slice(&(64 + high.len() as u32).to_le_bytes());
-    fragment.extend(high);
-    fragment.extend(low);
-    fragment
+    rle_frame(segment(|v| (v >> 8) as u8), segment(|v| v as u8))
+}
+
+/// An RLE frame of a 16-bit image: its header, then the segments of the high and low bytes.
+fn rle_frame(high: Vec<u8>, low: Vec<u8>) -> Vec<u8> {
+    let mut frame = vec![0u8; 64];
+    frame[..4].copy_from_slice(&2u32.to_le_bytes());
+    frame[4..8].copy_from_slice(&64u32.to_le_bytes());
+    frame[8..12].copy_from_slice(&(64 + high.len() as u32).to_le_bytes());
+    frame.extend(high);
+    frame.extend(low);
+    frame
 }
 
 /// A near-blank CXR-sized RLE frame compressed ~64:1 decodes to its samples: `dicom-pixeldata`

@@ -521,15 +521,23 @@ mod tests {
         el((0x28, 0x10), b"US", 2, &[16, 0])
     }
 
-    #[test]
-    fn well_formed_files_pass() {
-        let nested = [
-            rows(),
+    /// A sequence of undefined length holding an item of each length.
+    fn sequence() -> Vec<u8> {
+        [
             el((0x28, 0x3000), b"SQ", UNDEFINED, &[]),
             item(UNDEFINED, &el((0x28, 0x3002), b"US", 6, &[0; 6])),
             ITEM_END.to_vec(),
             item(10, &el((0x28, 0x3003), b"LO", 2, b"ab")),
             SEQ_END.to_vec(),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn well_formed_files_pass() {
+        let nested = [
+            rows(),
+            sequence(),
             el((0x7FE0, 0x10), b"OB", UNDEFINED, &[]),
             item(0, &[]),
             item(4, &[1, 2, 3, 4]),
@@ -693,11 +701,7 @@ mod tests {
     fn corpus() -> Vec<u8> {
         [
             rows(),
-            el((0x28, 0x3000), b"SQ", UNDEFINED, &[]),
-            item(UNDEFINED, &el((0x28, 0x3002), b"US", 6, &[0; 6])),
-            ITEM_END.to_vec(),
-            item(10, &el((0x28, 0x3003), b"LO", 2, b"ab")),
-            SEQ_END.to_vec(),
+            sequence(),
             el((0x28, 0x103), b"US", 2, &[1, 0]),
             el((0x29, 0x1010), b"OB", 300, &[9; 300]),
             el((0x28, 0x3000), b"SQ", 18, &[]),

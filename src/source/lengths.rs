@@ -166,7 +166,8 @@ fn meta(bytes: &[u8]) -> Result<Option<Meta>, InputError> {
         let end = walk.fits(tag, at, len, value, bytes.len()).map_err(|e| e.reject("File Meta Information", "file"))?;
         if tag == (0x0002, 0x0010) {
             let uid = String::from_utf8_lossy(&bytes[value..end]);
-            transfer_syntax = uid.trim_end_matches(['\0', ' ']).to_string();
+            // as `dicom-object` trims it: a tab after the UID still names the syntax
+            transfer_syntax = uid.trim_end_matches(|c: char| c.is_whitespace() || c == '\0').to_string();
         }
         at = end;
     }
@@ -601,6 +602,11 @@ mod tests {
         assert!(err.contains("File Meta Information: element (0002,0002) at byte 20 declares 65535 bytes"), "{err}");
         let m = meta(&file(&rows())).unwrap().unwrap();
         assert_eq!((m.data_set, m.transfer_syntax.as_str()), (172, "1.2.840.10008.1.2.1"));
+        // a UID padded with a tab is implicit VR to the parser (found by fuzzing: the walk read
+        // it as explicit VR and missed an element declaring 1.3 GB)
+        let bomb = imp((0x4300, 0x0C53), 0x4E4F_4D00, &[0; 8]);
+        let err = check(&file_in(b"1.2.840.10008.1.2\t\0", &bomb)).unwrap_err().to_string();
+        assert!(err.contains("element (4300,0C53)") && err.contains("declares 1313819904 bytes"), "{err}");
     }
 
     #[test]

@@ -200,20 +200,22 @@ fn decode_frame(bytes: &[u8], header: &Header) -> Result<Decoded, InputError> {
         };
         return super::jpeg::decode(fragments, offsets, header);
     }
-    if header.transfer_syntax == RLE_LOSSLESS {
-        let offsets = pixels.value().offset_table().unwrap_or_default();
-        let Some(frame) = pixels.fragments().and_then(|f| super::codestream::frame0(f, offsets, header.frames)) else {
+    let rle = header.transfer_syntax == RLE_LOSSLESS;
+    if !rle && !super::codestream::checks(&header.transfer_syntax) {
+        return decode_with_pixeldata(&obj, header);
+    }
+    let offsets = pixels.value().offset_table().unwrap_or_default();
+    let frame = pixels.fragments().and_then(|f| super::codestream::frame0(f, offsets, header.frames));
+    if rle {
+        let Some(frame) = frame else {
             return Err(reject(format!("transfer syntax {ts}: Pixel Data is not encapsulated (no fragments)")));
         };
         return super::rle::decode(&frame, header);
     }
-    if super::codestream::checks(&header.transfer_syntax) {
-        let offsets = pixels.value().offset_table().unwrap_or_default();
-        if let Some(frame) = pixels.fragments().and_then(|f| super::codestream::frame0(f, offsets, header.frames)) {
-            super::codestream::check(&frame, header)?;
-            if super::codestream::is_jpeg2000(&header.transfer_syntax) {
-                return super::jpeg2000::decode(&frame, header);
-            }
+    if let Some(frame) = frame {
+        super::codestream::check(&frame, header)?;
+        if super::codestream::is_jpeg2000(&header.transfer_syntax) {
+            return super::jpeg2000::decode(&frame, header);
         }
     }
     decode_with_pixeldata(&obj, header)

@@ -284,7 +284,8 @@ fn general<S: Copy, T: AreaPixel>(
         .then(|| PaddedTaps::new(dw, |dx| xtab[xofs[dx]..xofs[dx + 1]].iter().map(|t| (t.si, t.alpha)).collect()))
         .flatten();
     // block[sx * LANES + lane]: the value of column sx of source row `start + lane`.
-    let mut block = vec![0f32; sw * LANES];
+    // Past the source columns, zeros for the vector filter's padding taps to read.
+    let mut block = vec![0f32; (sw * LANES).max(tiles.as_ref().map_or(0, |t| t.reach))];
     // rows[lane * dw + dx]: those rows filtered horizontally (OpenCV's `buf`, per row).
     let mut rows = vec![0f32; dw * LANES];
     let mut start = usize::MAX;

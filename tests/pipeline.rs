@@ -354,3 +354,16 @@ fn every_parquet_codec_reads_back_to_the_same_rows() {
     sha_by_codec.dedup();
     assert_eq!(sha_by_codec.len(), 4, "each codec writes different bytes");
 }
+
+/// The binary runs with its own allocator settings: `malloc` itself is jemalloc's (so the C
+/// libraries' allocations keep their freed pages too), and jemalloc reads the configuration the
+/// binary exports as `malloc_conf`, with `MALLOC_CONF` from the environment on top of it.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_binary_runs_with_its_allocator_settings() {
+    let out = run_expect(bin().arg("--version").env("MALLOC_CONF", "stats_print:true"), 0);
+    let stats = String::from_utf8_lossy(&out.stderr);
+    for setting in ["opt.narenas: 1", "opt.dirty_decay_ms: -1", "opt.muzzy_decay_ms: -1", "opt.oversize_threshold: 0"] {
+        assert!(stats.contains(setting), "jemalloc's statistics at exit should list {setting:?}:\n{stats}");
+    }
+}
